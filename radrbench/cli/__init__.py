@@ -1,0 +1,68 @@
+"""The ``radrbench`` command line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Annotated
+
+import typer
+
+from radrbench import __version__
+from radrbench.cli import _data, _dev
+from radrbench.cli._common import err_console
+from radrbench.errors import RadrbenchError
+
+app = typer.Typer(
+    name="radrbench",
+    help="Evaluate chest X-ray multimodal models on RadRBench-CXR: outcome accuracy and "
+    "RadRScore reasoning quality, leaderboards, and ChestX-Reasoner training.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(_data.app, name="data")
+app.add_typer(_dev.app, name="dev")
+
+_state = {"debug": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"radrbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show info logs.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print version.")
+    ] = False,
+) -> None:
+    _state["debug"] = debug
+    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: one-line errors with exit code 2; tracebacks only with --debug."""
+    try:
+        app(args=argv, prog_name="radrbench")
+    except SystemExit as done:
+        code = done.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    except RadrbenchError as error:
+        if _state["debug"]:
+            raise
+        err_console.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+        return error.exit_code
+    except KeyboardInterrupt:
+        err_console.print("interrupted; work finished so far is kept")
+        return 130
+    return 0
+
+
+def run() -> None:
+    sys.exit(main())
