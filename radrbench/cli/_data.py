@@ -49,9 +49,11 @@ def validate(
         )
     if not report.ok:
         n = len(report.problems)
-        err_console.print(f"[red]error:[/red] {n} problem{'s' if n != 1 else ''} in {bench_dir}:")
+        err_console.print(
+            f"[red]error:[/red] {n} problem{'s' if n != 1 else ''} in {bench_dir}:", soft_wrap=True
+        )
         for problem in report.problems:
-            err_console.print(f"  {problem}", markup=False, highlight=False)
+            err_console.print(f"  {problem}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2)
     counts = report.counts
     summary = ", ".join(f"{k} {v}" for k, v in counts["task"].items())

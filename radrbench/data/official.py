@@ -75,7 +75,9 @@ def family_from_filename(path: Path) -> str:
 
 
 def split_from_filename(path: Path) -> str:
-    return "test" if "test" in path.as_posix().lower() else "train"
+    """'test' when the file or its folder is named as a test split, else 'train'."""
+    words = re.split(r"[_\-.]", f"{path.parent.name}_{path.stem}".lower())
+    return "test" if "test" in words else "train"
 
 
 def source_of(item: dict[str, Any], path: Path) -> str:

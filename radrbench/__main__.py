@@ -1,0 +1,5 @@
+"""``python -m radrbench`` is the ``radrbench`` command."""
+
+from radrbench.cli import run
+
+run()

@@ -1,0 +1,56 @@
+"""Shared fixtures: small hand-made benchmarks, the phantom demo set and the tiny model."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from radrbench.data.benchmark import write_benchmark
+from radrbench.data.schema import Sample
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_sample(sample_id: str, image: str, **overrides: object) -> Sample:
+    record: dict[str, object] = {
+        "id": sample_id,
+        "source": "phantom",
+        "task": "binary",
+        "split": "test",
+        "images": [{"path": image}],
+        "question": "Does this chest X-ray show pleural effusion?\nOptions:\nA) Yes\nB) No",
+        "options": {"A": "Yes", "B": "No"},
+        "answer": "A",
+        "answer_text": "Yes",
+        "findings": ["Pleural Effusion"],
+        "reasoning": ["The left costophrenic angle is blunted.", "This is a pleural effusion."],
+        "report": "FINDINGS: Small left pleural effusion. IMPRESSION: Left effusion.",
+    }
+    record.update(overrides)
+    return Sample.model_validate(record)
+
+
+@pytest.fixture
+def small_benchmark(tmp_path: Path) -> Callable[[int], Path]:
+    """Factory: a valid benchmark of ``n`` binary samples with real PNGs."""
+
+    def build(n: int = 3) -> Path:
+        bench = tmp_path / "bench"
+        (bench / "images").mkdir(parents=True)
+        samples = []
+        for i in range(n):
+            name = f"img{i}.png"
+            Image.new("L", (32, 32), color=40 + i).save(bench / "images" / name)
+            samples.append(make_sample(f"s{i}", name))
+        write_benchmark(bench, samples, name="small", version="0")
+        return bench
+
+    return build
