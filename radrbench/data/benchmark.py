@@ -159,7 +159,7 @@ def load_sample_images(sample: Sample, root: Path) -> list[Image.Image]:
 # --- datasets view ------------------------------------------------------------------------------
 
 
-def _features() -> datasets.Features:
+def row_features() -> datasets.Features:
     import datasets
 
     string = datasets.Value("string")
@@ -193,8 +193,8 @@ def sample_to_row(sample: Sample) -> dict[str, Any]:
 
 
 def sample_from_row(row: dict[str, Any]) -> Sample:
-    """Inverse of :func:`sample_to_row` (also accepts lm-eval docs, which are such rows)."""
-    record = dict(row)
+    """Inverse of :func:`sample_to_row` (also accepts lm-eval docs: extra columns are ignored)."""
+    record = {key: value for key, value in row.items() if key in Sample.model_fields}
     record["images"] = [
         ImageRef(**{k: v for k, v in ref.items() if v is not None}) for ref in row["images"]
     ]
@@ -210,7 +210,7 @@ def load_dataset(bench_dir: Path, split: str | None = None) -> datasets.DatasetD
     by_split: dict[str, list[dict[str, Any]]] = {}
     for sample in load_samples(bench_dir, split):
         by_split.setdefault(sample.split, []).append(sample_to_row(sample))
-    features = _features()
+    features = row_features()
     return datasets.DatasetDict(
         {
             name: datasets.Dataset.from_list(rows, features=features)

@@ -1,0 +1,1 @@
+"""Generation: sending benchmark prompts to a model and keeping every response."""

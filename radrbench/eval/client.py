@@ -1,0 +1,241 @@
+"""Send chat-completion requests to an OpenAI-compatible endpoint, at most C in flight.
+
+Retries what can succeed on a second try (429 honouring Retry-After, 408/409/425/5xx,
+connection errors, timeouts, truncated or malformed bodies) with capped exponential backoff;
+other 4xx fail at once. Each finished request is appended to the run's request log as soon
+as it completes. After a request finally fails no new request starts, the ones in flight
+are finished and logged, and ``ServerError`` says how to resume.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import os
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from radrbench.errors import ServerError
+from radrbench.eval.request_log import LogEntry, RequestLog
+from radrbench.eval.requests import ChatRequest
+
+logger = logging.getLogger(__name__)
+
+RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where and how to send requests. The API key is read from the environment, never stored."""
+
+    base_url: str
+    model: str
+    api_key_env: str | None = "OPENAI_API_KEY"
+    concurrency: int = 8
+    timeout_s: float = 600.0
+    max_retries: int = 6
+    max_backoff_s: float = 60.0
+    extra_headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return self.base_url.rstrip("/") + "/chat/completions"
+
+    def headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json", **self.extra_headers}
+        key = os.environ.get(self.api_key_env) if self.api_key_env else None
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        return headers
+
+
+class _Retry(Exception):
+    def __init__(self, reason: str, after: float | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.after = after
+
+
+class _Final(Exception):
+    pass
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value)
+        return max(0.0, float(parsed.timestamp()) - time.time()) if parsed else None
+
+
+def _error_text(response: httpx.Response) -> str:
+    text = response.text.strip().replace("\n", " ")
+    return text[:200] + ("…" if len(text) > 200 else "")
+
+
+def _parse_completion(response: httpx.Response) -> dict[str, Any]:
+    try:
+        payload = response.json()
+        choice = payload["choices"][0]
+        text = choice["message"].get("content")
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as error:
+        raise _Retry(f"malformed response body ({type(error).__name__})") from error
+    usage = payload.get("usage") or {}
+    return {
+        "text": text if isinstance(text, str) else "",
+        "finish_reason": choice.get("finish_reason"),
+        "prompt_tokens": int(usage.get("prompt_tokens") or 0),
+        "completion_tokens": int(usage.get("completion_tokens") or 0),
+    }
+
+
+class RequestRunner:
+    """Runs a batch of requests against one endpoint and records them in the log."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        log: RequestLog,
+        on_done: Callable[[LogEntry], None] | None = None,
+        seed: int = 0,
+    ):
+        self.endpoint = endpoint
+        self.log = log
+        self.on_done = on_done
+        self._rng = random.Random(seed)
+        self._stop = False
+        self._failure: LogEntry | None = None
+        self.sent = 0
+
+    def _backoff(self, attempt: int, hint: float | None) -> float:
+        if hint is not None:
+            return min(hint, self.endpoint.max_backoff_s)
+        base = min(self.endpoint.max_backoff_s, 0.5 * 2.0 ** (attempt - 1))
+        return base * (0.5 + self._rng.random() / 2)
+
+    async def _attempt(self, client: httpx.AsyncClient, request: ChatRequest) -> dict[str, Any]:
+        try:
+            response = await client.post(
+                self.endpoint.url, content=request.body, headers=self.endpoint.headers()
+            )
+        except httpx.TimeoutException as error:
+            raise _Retry(f"timed out after {self.endpoint.timeout_s:g} s") from error
+        except httpx.TransportError as error:
+            raise _Retry(f"connection error ({type(error).__name__}: {error})") from error
+        if response.status_code == 200:
+            return _parse_completion(response)
+        reason = f"HTTP {response.status_code}: {_error_text(response)}"
+        if response.status_code in RETRYABLE_STATUS or response.status_code >= 500:
+            raise _Retry(reason, _retry_after(response))
+        raise _Final(reason)
+
+    async def _one(self, client: httpx.AsyncClient, request: ChatRequest) -> None:
+        started_wall, started = time.time(), time.monotonic()
+        faults: list[str] = []
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                self.sent += 1
+                result = await self._attempt(client, request)
+                entry = LogEntry(
+                    key=request.key,
+                    status="ok",
+                    task=request.task,
+                    sample_id=request.sample_id,
+                    attempts=attempt,
+                    faults=faults,
+                    latency_s=time.monotonic() - started,
+                    started=started_wall,
+                    finished=time.time(),
+                    **result,
+                )
+                break
+            except (_Retry, _Final) as problem:
+                reason = problem.reason if isinstance(problem, _Retry) else str(problem)
+                faults.append(reason)
+                retry = isinstance(problem, _Retry) and attempt <= self.endpoint.max_retries
+                if retry and not self._stop:
+                    delay = self._backoff(
+                        attempt, problem.after if isinstance(problem, _Retry) else None
+                    )
+                    logger.info(
+                        "request %s: %s; retrying in %.2f s", request.sample_id, reason, delay
+                    )
+                    await asyncio.sleep(delay)
+                    continue
+                entry = LogEntry(
+                    key=request.key,
+                    status="failed",
+                    task=request.task,
+                    sample_id=request.sample_id,
+                    attempts=attempt,
+                    faults=faults,
+                    latency_s=time.monotonic() - started,
+                    started=started_wall,
+                    finished=time.time(),
+                    error=reason,
+                )
+                if self._failure is None:
+                    self._failure = entry
+                self._stop = True
+                break
+        self.log.append(entry)
+        if self.on_done is not None and entry.status == "ok":
+            self.on_done(entry)
+
+    async def run(self, requests: Iterable[ChatRequest]) -> None:
+        """Send every request whose key is not in the log yet; raise on a final failure."""
+        pending: Iterator[ChatRequest] = (r for r in requests if r.key not in self.log)
+        timeout = httpx.Timeout(self.endpoint.timeout_s, connect=min(30.0, self.endpoint.timeout_s))
+        limits = httpx.Limits(
+            max_connections=self.endpoint.concurrency,
+            max_keepalive_connections=self.endpoint.concurrency,
+        )
+
+        async def worker(client: httpx.AsyncClient) -> None:
+            while not self._stop:
+                request = next(pending, None)
+                if request is None:
+                    return
+                await self._one(client, request)
+
+        async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
+            await asyncio.gather(*(worker(client) for _ in range(self.endpoint.concurrency)))
+        self.log.sync()
+        if self._failure is not None:
+            failure = self._failure
+            raise ServerError(
+                f"request for sample {failure.sample_id!r} ({failure.task}) failed after "
+                f"{failure.attempts} attempts: {failure.error}; {len(self.log.done)} responses "
+                f"are saved in {self.log.path}",
+                where=self.endpoint.base_url,
+                hint="fix the server, then run the same command again to resume",
+            )
+
+
+def run_requests(
+    endpoint: Endpoint,
+    log: RequestLog,
+    requests: Iterable[ChatRequest],
+    on_done: Callable[[LogEntry], None] | None = None,
+) -> RequestRunner:
+    """Blocking wrapper around :class:`RequestRunner` (returns it for its counters)."""
+    runner = RequestRunner(endpoint, log, on_done)
+    asyncio.run(runner.run(requests))
+    return runner
+
+
+def redact_url(url: str) -> str:
+    """Drop credentials and query strings from a URL before it is written anywhere."""
+    parsed = httpx.URL(url)
+    return str(parsed.copy_with(username=None, password=None, query=None))
