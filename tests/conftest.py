@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -54,3 +56,27 @@ def small_benchmark(tmp_path: Path) -> Callable[[int], Path]:
         return bench
 
     return build
+
+
+@pytest.fixture(scope="session")
+def phantom_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small phantom benchmark (every family and source), generated once per session."""
+    from radrbench.data.phantom import generate_demo
+
+    out = tmp_path_factory.mktemp("phantom") / "bench"
+    generate_demo(out, studies=24, seed=0)
+    return out
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m radrbench ARGS`` in a subprocess (as a user would)."""
+    return subprocess.run(
+        [sys.executable, "-m", "radrbench", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from radrbench import __version__
-from radrbench.cli import _data, _dev
+from radrbench.cli import _data, _dev, _eval
 from radrbench.cli._common import err_console
 from radrbench.errors import RadrbenchError
 
@@ -23,6 +23,7 @@ app = typer.Typer(
 )
 app.add_typer(_data.app, name="data")
 app.add_typer(_dev.app, name="dev")
+app.command("eval")(_eval.eval_command)
 
 _state = {"debug": False}
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -134,13 +135,20 @@ def _evaluate(
     prefetch: Any,
     timings: RunTimings,
 ) -> dict[str, Any]:
+    os.environ.setdefault("TQDM_DISABLE", "1")  # radrbench shows its own progress bar
     import lm_eval
+    import lm_eval.evaluator
     from lm_eval.loggers import EvaluationTracker
     from lm_eval.tasks import TaskManager
 
     from radrbench.resources import resource_dir
 
     timings.mark("lm_eval_imported")
+    if not logger.isEnabledFor(logging.INFO):
+        logging.getLogger("lm_eval").setLevel(logging.ERROR)
+    # lm-eval shells out to git for its own commit hash; outside a checkout git prints
+    # "fatal: not a git repository" to the terminal. The hash is not used by radrbench.
+    lm_eval.evaluator.get_git_commit_hash = lambda: None
     task_manager = TaskManager(
         include_path=str(resource_dir("tasks")),
         include_defaults=False,

@@ -1,0 +1,215 @@
+"""``radrbench eval``: generate a model's answers to the benchmark and summarise them."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from radrbench.cli._common import console, err_console
+from radrbench.errors import ConfigError, ServerError
+
+if TYPE_CHECKING:
+    from radrbench.eval.summary import Summary
+
+
+def normalize_base_url(url: str) -> str:
+    """Accept ``host:port``, ``…/v1`` or ``…/v1/chat/completions``; return ``…/v1``."""
+    url = url.strip().rstrip("/")
+    if not re.match(r"^https?://", url):
+        url = f"http://{url}"
+    url = re.sub(r"/chat/completions$", "", url)
+    if not re.search(r"/v\d+[a-z]*$", url) and url.count("/") == 2:
+        url += "/v1"
+    return url
+
+
+def check_reachable(base_url: str, timeout_s: float = 5.0) -> None:
+    """Fail fast, with a hint, when nothing listens at the endpoint."""
+    import httpx
+
+    try:
+        httpx.get(f"{base_url}/models", timeout=timeout_s)
+    except httpx.TransportError as error:
+        raise ServerError(
+            f"cannot reach the model server ({type(error).__name__})",
+            where=base_url,
+            hint="start it first (e.g. 'radrbench serve NAME') or check --endpoint",
+        ) from error
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:60] or "model"
+
+
+def default_run_dir(model_name: str) -> Path:
+    return Path("runs") / f"{_slug(model_name)}-{datetime.now():%Y%m%d-%H%M%S}"
+
+
+class _LogWatcher(threading.Thread):
+    """Polls the request log and drives a progress bar while lm-eval works."""
+
+    def __init__(self, log_path: Path, update: Callable[[int], None]):
+        super().__init__(daemon=True)
+        self.log_path = log_path
+        self.update = update
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        from radrbench.eval.request_log import RequestLog
+
+        log = None
+        while not self.stopped.wait(0.25):
+            if log is None and self.log_path.exists():
+                log = RequestLog(self.log_path)
+            if log is not None:
+                log.refresh()
+                self.update(len(log.done))
+
+
+def print_outcome_table(summary: Summary) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{summary.model.name} — outcome (95% bootstrap CI)", title_justify="left")
+    for column in ("task", "n", "metric", "value", "95% CI", "parse failed"):
+        table.add_column(column, justify="left" if column in ("task", "metric") else "right")
+    for name, task in summary.tasks.items():
+        estimate = task.metrics[task.primary]
+        table.add_row(
+            name.removeprefix("radrbench_"),
+            str(task.n),
+            task.primary,
+            f"{estimate['value']:.3f}",
+            f"[{estimate['ci_low']:.3f}, {estimate['ci_high']:.3f}]",
+            str(task.parse_failed),
+        )
+    overall = summary.outcome.overall
+    for metric, estimate in overall.metrics.items():
+        if metric in ("accuracy", "label_f1"):
+            table.add_row(
+                "[bold]overall[/bold]",
+                str(estimate.n),
+                metric,
+                f"{estimate.value:.3f}",
+                f"[{estimate.ci_low:.3f}, {estimate.ci_high:.3f}]",
+                str(overall.parse_failed),
+            )
+    console.print(table)
+
+
+def eval_command(
+    endpoint: Annotated[
+        str | None,
+        typer.Option(help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1."),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model name the endpoint serves (with --endpoint).")
+    ] = None,
+    hf: Annotated[
+        str | None,
+        typer.Option("--hf", help="Evaluate an HF model in-process (local path or repo id)."),
+    ] = None,
+    tasks: Annotated[
+        str, typer.Option(help="Comma-separated tasks or groups (radrbench_demo, radrbench_cxr).")
+    ] = "radrbench_demo",
+    data: Annotated[
+        Path | None,
+        typer.Option(help="Benchmark directory (default: the synthetic demo set)."),
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Samples per task (for trying).")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Run directory; an existing one is resumed (default runs/MODEL-TIME)."),
+    ] = None,
+    prompt_profile: Annotated[str, typer.Option(help="radrbench, chestx-reasoner, direct.")] = (
+        "radrbench"
+    ),
+    max_tokens: Annotated[
+        int | None, typer.Option(min=1, help="Override the tasks' max_gen_toks (2048).")
+    ] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight at most.")] = 8,
+    timeout: Annotated[float, typer.Option(help="Seconds per request attempt.")] = 600.0,
+    max_retries: Annotated[int, typer.Option(min=0, help="Retries per request.")] = 6,
+    api_key_env: Annotated[
+        str, typer.Option(help="Environment variable that holds the API key.")
+    ] = "OPENAI_API_KEY",
+    seed: Annotated[int, typer.Option(help="Sampling and bootstrap seed.")] = 1234,
+) -> None:
+    """Generate answers for the tasks and print outcome metrics with CIs.
+
+    Every response is appended to RUN/requests.jsonl as it arrives: run the same command
+    with the same --out to resume a killed run without re-sending finished requests.
+    """
+    from radrbench.eval.config import EvalConfig, ModelSpec
+
+    if (endpoint is None) == (hf is None):
+        raise ConfigError("give either --endpoint URL --model NAME, or --hf PATH")
+    if endpoint is not None:
+        if not model:
+            raise ConfigError("--endpoint needs --model (the name the server serves)")
+        base_url = normalize_base_url(endpoint)
+        spec = ModelSpec(kind="endpoint", name=model, base_url=base_url, api_key_env=api_key_env)
+    else:
+        assert hf is not None
+        spec = ModelSpec(
+            kind="hf", name=model or Path(hf).name, path=hf, api_key_env=None, engine="transformers"
+        )
+    config = EvalConfig(
+        model=spec,
+        tasks=[t.strip() for t in tasks.split(",") if t.strip()],
+        data_dir=str(data.resolve()) if data else None,
+        limit=limit,
+        prompt_profile=prompt_profile,
+        max_tokens=max_tokens,
+        seed=seed,
+        concurrency=concurrency,
+        timeout_s=timeout,
+        max_retries=max_retries,
+    )
+    summary = run_and_summarize(config, out or default_run_dir(spec.name))
+    print_outcome_table(summary)
+
+
+def run_and_summarize(config: object, run_dir: Path) -> Summary:
+    """Run (or resume) the evaluation with a progress bar, write and return the summary."""
+    from radrbench.cli._common import progress_bar
+    from radrbench.eval.config import EvalConfig
+    from radrbench.eval.runner import REQUEST_LOG, SUMMARY_FILE, run_eval, write_json
+    from radrbench.tasks.catalog import expand_tasks
+    from radrbench.tasks.data import resolve_data_dir, task_samples
+
+    assert isinstance(config, EvalConfig)
+    if config.model.kind == "endpoint":
+        assert config.model.base_url is not None
+        check_reachable(config.model.base_url)
+    specs = expand_tasks(config.tasks)
+    data_dir = resolve_data_dir(config.data_dir, specs[0].source)
+    total = sum(
+        min(len(task_samples(data_dir, s.source, s.family, "test")), config.limit or 10**9)
+        for s in specs
+    )
+    started = time.monotonic()
+    with progress_bar("generating", total) as update:
+        watcher = _LogWatcher(run_dir / REQUEST_LOG, update)
+        watcher.start()
+        try:
+            results = run_eval(config, run_dir)
+        finally:
+            watcher.stopped.set()
+    from radrbench.eval.request_log import RequestLog
+    from radrbench.eval.summary import build_summary
+
+    summary = build_summary(
+        config, run_dir, results, RequestLog(run_dir / REQUEST_LOG), data_dir=data_dir
+    )
+    write_json(run_dir / SUMMARY_FILE, summary.model_dump(mode="json"))
+    err_console.print(
+        f"run written to {run_dir} in {time.monotonic() - started:.1f} s", highlight=False
+    )
+    return summary
