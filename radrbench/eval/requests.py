@@ -60,9 +60,9 @@ def image_data_url(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> str:
         fmt, (width, height) = probe.format, probe.size
     if fmt in _PASSTHROUGH_FORMATS and width * height <= max_pixels:
         data, mime = file.read_bytes(), _PASSTHROUGH_FORMATS[fmt]
-    else:
+    else:  # same pixels as doc_to_image gives in-process models; fast PNG compression
         buffer = io.BytesIO()
-        resize_for_model(open_image(file), max_pixels).save(buffer, format="PNG")
+        resize_for_model(open_image(file), max_pixels).save(buffer, format="PNG", compress_level=1)
         data, mime = buffer.getvalue(), "image/png"
     return f"data:{mime};base64,{base64.b64encode(data).decode()}"
 
