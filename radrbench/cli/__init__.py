@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from radrbench import __version__
-from radrbench.cli import _data, _dev, _eval
+from radrbench.cli import _data, _dev, _eval, _serve
 from radrbench.cli._common import err_console
 from radrbench.errors import RadrbenchError
 
@@ -24,6 +24,8 @@ app = typer.Typer(
 app.add_typer(_data.app, name="data")
 app.add_typer(_dev.app, name="dev")
 app.command("eval")(_eval.eval_command)
+app.add_typer(_serve.baselines_app, name="baselines")
+app.command("serve")(_serve.serve_command)
 
 _state = {"debug": False}
 

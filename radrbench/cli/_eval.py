@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -16,6 +18,7 @@ from radrbench.cli._common import console, err_console
 from radrbench.errors import ConfigError, ServerError
 
 if TYPE_CHECKING:
+    from radrbench.eval.config import EvalConfig, ModelSpec
     from radrbench.eval.summary import Summary
 
 
@@ -28,6 +31,16 @@ def normalize_base_url(url: str) -> str:
     if not re.search(r"/v\d+[a-z]*$", url) and url.count("/") == 2:
         url += "/v1"
     return url
+
+
+def is_reachable(base_url: str, timeout_s: float = 2.0) -> bool:
+    import httpx
+
+    try:
+        httpx.get(f"{base_url}/models", timeout=timeout_s)
+    except httpx.TransportError:
+        return False
+    return True
 
 
 def check_reachable(base_url: str, timeout_s: float = 5.0) -> None:
@@ -115,6 +128,17 @@ def eval_command(
         str | None,
         typer.Option("--hf", help="Evaluate an HF model in-process (local path or repo id)."),
     ] = None,
+    baseline: Annotated[
+        str | None,
+        typer.Option(help="A baseline from 'radrbench baselines list' (serving and prompt)."),
+    ] = None,
+    port: Annotated[
+        int, typer.Option(help="Port of the local server of a served --baseline.")
+    ] = 8000,
+    model_path: Annotated[
+        str | None,
+        typer.Option(help="Local model directory for a served --baseline (e.g. the tiny model)."),
+    ] = None,
     tasks: Annotated[
         str, typer.Option(help="Comma-separated tasks or groups (radrbench_demo, radrbench_cxr).")
     ] = "radrbench_demo",
@@ -127,9 +151,10 @@ def eval_command(
         Path | None,
         typer.Option(help="Run directory; an existing one is resumed (default runs/MODEL-TIME)."),
     ] = None,
-    prompt_profile: Annotated[str, typer.Option(help="radrbench, chestx-reasoner, direct.")] = (
-        "radrbench"
-    ),
+    prompt_profile: Annotated[
+        str | None,
+        typer.Option(help="radrbench, chestx-reasoner or direct (default: the baseline's)."),
+    ] = None,
     max_tokens: Annotated[
         int | None, typer.Option(min=1, help="Override the tasks' max_gen_toks (2048).")
     ] = None,
@@ -137,58 +162,169 @@ def eval_command(
     timeout: Annotated[float, typer.Option(help="Seconds per request attempt.")] = 600.0,
     max_retries: Annotated[int, typer.Option(min=0, help="Retries per request.")] = 6,
     api_key_env: Annotated[
-        str, typer.Option(help="Environment variable that holds the API key.")
-    ] = "OPENAI_API_KEY",
+        str | None,
+        typer.Option(help="Environment variable holding the API key (default OPENAI_API_KEY)."),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Sampling and bootstrap seed.")] = 1234,
+    i_understand_data_use: Annotated[
+        bool,
+        typer.Option(
+            "--i-understand-data-use",
+            help="Allow credentialed samples (MIMIC-CXR, MS-CXR-T, CheXpert) to go to a public "
+            "third-party API; only if your data use agreement permits it.",
+        ),
+    ] = False,
 ) -> None:
     """Generate answers for the tasks and print outcome metrics with CIs.
 
     Every response is appended to RUN/requests.jsonl as it arrives: run the same command
     with the same --out to resume a killed run without re-sending finished requests.
     """
-    from radrbench.eval.config import EvalConfig, ModelSpec
+    from radrbench.eval.config import EvalConfig
 
-    if (endpoint is None) == (hf is None):
-        raise ConfigError("give either --endpoint URL --model NAME, or --hf PATH")
-    if endpoint is not None:
-        if not model:
-            raise ConfigError("--endpoint needs --model (the name the server serves)")
-        base_url = normalize_base_url(endpoint)
-        spec = ModelSpec(kind="endpoint", name=model, base_url=base_url, api_key_env=api_key_env)
-    else:
-        assert hf is not None
-        spec = ModelSpec(
-            kind="hf", name=model or Path(hf).name, path=hf, api_key_env=None, engine="transformers"
-        )
+    spec, defaults = resolve_model(endpoint, model, hf, baseline, port, model_path, api_key_env)
     config = EvalConfig(
         model=spec,
         tasks=[t.strip() for t in tasks.split(",") if t.strip()],
         data_dir=str(data.resolve()) if data else None,
         limit=limit,
-        prompt_profile=prompt_profile,
-        max_tokens=max_tokens,
+        prompt_profile=prompt_profile or defaults.prompt_profile,
+        max_tokens=max_tokens or defaults.max_tokens,
         seed=seed,
         concurrency=concurrency,
         timeout_s=timeout,
         max_retries=max_retries,
+        max_images=defaults.max_images,
     )
-    summary = run_and_summarize(config, out or default_run_dir(spec.name))
+    run_dir = out or default_run_dir(spec.name)
+    with served_baseline(baseline, spec, port, model_path):
+        summary = run_and_summarize(
+            config, run_dir, acknowledged=i_understand_data_use, prices=defaults.prices
+        )
     print_outcome_table(summary)
 
 
-def run_and_summarize(config: object, run_dir: Path) -> Summary:
+@dataclass(frozen=True)
+class _Defaults:
+    prompt_profile: str = "radrbench"
+    max_tokens: int | None = None
+    max_images: int = 4
+    prices: tuple[float, float] | None = None
+
+
+def resolve_model(
+    endpoint: str | None,
+    model: str | None,
+    hf: str | None,
+    baseline: str | None,
+    port: int,
+    model_path: str | None,
+    api_key_env: str | None,
+) -> tuple[ModelSpec, _Defaults]:
+    """Which model to evaluate, from --endpoint/--model, --hf or --baseline."""
+    from radrbench.eval.config import ModelSpec
+
+    if sum(x is not None for x in (hf, baseline)) + (endpoint is not None and not baseline) != 1:
+        raise ConfigError(
+            "give one of: --endpoint URL --model NAME, --hf PATH, or --baseline NAME",
+            hint="'radrbench baselines list' shows the baselines",
+        )
+    if hf is not None:
+        return ModelSpec(
+            kind="hf",
+            name=model or Path(hf).name,
+            path=hf,
+            api_key_env=None,
+            engine="transformers",
+        ), _Defaults()
+    if baseline is None:
+        if not model:
+            raise ConfigError("--endpoint needs --model (the name the server serves)")
+        assert endpoint is not None
+        return ModelSpec(
+            kind="endpoint",
+            name=model,
+            base_url=normalize_base_url(endpoint),
+            api_key_env=api_key_env or "OPENAI_API_KEY",
+        ), _Defaults()
+    from radrbench.baselines import get_baseline, price_for
+
+    entry = get_baseline(baseline)
+    url: str | None
+    name: str | None
+    if entry.engine == "openai":
+        assert entry.api is not None
+        url = endpoint or entry.api.base_url
+        name = model or entry.served_model_name
+        key_env = api_key_env or entry.api.api_key_env
+    else:
+        url = endpoint or f"http://127.0.0.1:{port}/v1"
+        name = entry.served_model_name or baseline
+        key_env = api_key_env
+    if url is None:
+        raise ConfigError(f"baseline {baseline!r} needs --endpoint URL")
+    if name is None:
+        raise ConfigError(f"baseline {baseline!r} needs --model NAME")
+    spec = ModelSpec(
+        kind="endpoint",
+        name=name,
+        base_url=normalize_base_url(url),
+        api_key_env=key_env,
+        revision=entry.revision,
+        engine=entry.engine,
+        baseline=baseline,
+        path=model_path or entry.repo_id,
+    )
+    return spec, _Defaults(
+        prompt_profile=entry.prompt_profile,
+        max_tokens=entry.generation.max_tokens,
+        max_images=entry.max_images,
+        prices=price_for(entry),
+    )
+
+
+@contextmanager
+def served_baseline(
+    baseline: str | None, spec: ModelSpec, port: int, model_path: str | None
+) -> Iterator[None]:
+    """Use a running server of a served baseline, or start one for this run and stop it."""
+    if baseline is None or spec.engine in (None, "openai"):
+        yield
+        return
+    assert spec.base_url is not None
+    if is_reachable(spec.base_url):
+        yield
+        return
+    from radrbench.baselines import get_baseline
+    from radrbench.baselines.serving import start_server
+
+    err_console.print(f"no server at {spec.base_url}: starting {baseline} …", highlight=False)
+    server = start_server(get_baseline(baseline), port=port, model_path=model_path)
+    try:
+        yield
+    finally:
+        server.stop()
+
+
+def run_and_summarize(
+    config: EvalConfig,
+    run_dir: Path,
+    *,
+    acknowledged: bool = False,
+    prices: tuple[float, float] | None = None,
+) -> Summary:
     """Run (or resume) the evaluation with a progress bar, write and return the summary."""
+    from radrbench.baselines.guard import check_data_use
     from radrbench.cli._common import progress_bar
-    from radrbench.eval.config import EvalConfig
     from radrbench.eval.runner import REQUEST_LOG, SUMMARY_FILE, run_eval, write_json
     from radrbench.tasks.catalog import expand_tasks
     from radrbench.tasks.data import resolve_data_dir, task_samples
 
-    assert isinstance(config, EvalConfig)
+    specs = expand_tasks(config.tasks)
     if config.model.kind == "endpoint":
         assert config.model.base_url is not None
+        check_data_use({s.source for s in specs}, config.model.base_url, acknowledged=acknowledged)
         check_reachable(config.model.base_url)
-    specs = expand_tasks(config.tasks)
     data_dir = resolve_data_dir(config.data_dir, specs[0].source)
     total = sum(
         min(len(task_samples(data_dir, s.source, s.family, "test")), config.limit or 10**9)
