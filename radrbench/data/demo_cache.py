@@ -46,4 +46,7 @@ def default_demo_dir(studies: int = DEMO_STUDIES, seed: int = DEMO_SEED) -> Path
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    for stale in target.parent.glob(f"phantom-*-n{studies}-s{seed}"):
+        if stale != target:  # made by an older generator
+            shutil.rmtree(stale, ignore_errors=True)
     return target

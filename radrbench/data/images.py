@@ -9,8 +9,10 @@ from PIL import Image, UnidentifiedImageError
 
 from radrbench.errors import DataError
 
-# Qwen2-VL and most CXR models work on at most ~448x448-ish inputs; keep aspect ratio.
-DEFAULT_MAX_PIXELS = 448 * 448
+# Models resize again with their own processors (Qwen2-VL to multiples of 28, the paper's
+# training used 448x448); this cap only bounds what is decoded and sent (MIMIC-CXR JPEGs
+# are ~3000x2500). Images within it, like the phantom's 512x512, go through untouched.
+DEFAULT_MAX_PIXELS = 512 * 512
 
 
 def open_image(path: Path) -> Image.Image:
@@ -29,17 +31,15 @@ def open_image(path: Path) -> Image.Image:
         ) from error
 
 
-def resize_for_model(
-    image: Image.Image, max_pixels: int = DEFAULT_MAX_PIXELS, multiple: int = 28
-) -> Image.Image:
-    """Downscale (never upscale) to at most ``max_pixels``, sides rounded to ``multiple``.
+def resize_for_model(image: Image.Image, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Downscale (never upscale) to at most ``max_pixels``, keeping the aspect ratio.
 
-    28 is Qwen2-VL's patch (14) times its spatial merge (2); other models accept it too.
+    Every path to a model (in-process ``doc_to_image`` and the images sent to servers) uses
+    this, so all engines see the same pixels.
     """
     width, height = image.size
-    scale = min(1.0, math.sqrt(max_pixels / (width * height)))
-    new_w = max(multiple, int(width * scale) // multiple * multiple)
-    new_h = max(multiple, int(height * scale) // multiple * multiple)
-    if (new_w, new_h) == (width, height):
+    if width * height <= max_pixels:
         return image
+    scale = math.sqrt(max_pixels / (width * height))
+    new_w, new_h = max(1, int(width * scale)), max(1, int(height * scale))
     return image.resize((new_w, new_h), Image.Resampling.BICUBIC)
