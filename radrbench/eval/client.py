@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import logging
 import os
 import random
@@ -19,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import httpx
 
 from radrbench.errors import ServerError
@@ -66,8 +68,8 @@ class _Final(Exception):
     pass
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
+def _retry_after(headers: Any) -> float | None:
+    value = headers.get("retry-after")
     if not value:
         return None
     try:
@@ -77,14 +79,14 @@ def _retry_after(response: httpx.Response) -> float | None:
         return max(0.0, float(parsed.timestamp()) - time.time()) if parsed else None
 
 
-def _error_text(response: httpx.Response) -> str:
-    text = response.text.strip().replace("\n", " ")
+def _error_text(raw: bytes) -> str:
+    text = raw.decode(errors="replace").strip().replace("\n", " ")
     return text[:200] + ("…" if len(text) > 200 else "")
 
 
-def _parse_completion(response: httpx.Response) -> dict[str, Any]:
+def _parse_completion(raw: bytes) -> dict[str, Any]:
     try:
-        payload = response.json()
+        payload = json.loads(raw)
         choice = payload["choices"][0]
         text = choice["message"].get("content")
     except (ValueError, KeyError, IndexError, TypeError, AttributeError) as error:
@@ -122,23 +124,26 @@ class RequestRunner:
         base = min(self.endpoint.max_backoff_s, 0.5 * 2.0 ** (attempt - 1))
         return base * (0.5 + self._rng.random() / 2)
 
-    async def _attempt(self, client: httpx.AsyncClient, request: ChatRequest) -> dict[str, Any]:
+    async def _attempt(
+        self, session: aiohttp.ClientSession, request: ChatRequest
+    ) -> dict[str, Any]:
         try:
-            response = await client.post(
-                self.endpoint.url, content=request.body, headers=self.endpoint.headers()
-            )
-        except httpx.TimeoutException as error:
+            async with session.post(
+                self.endpoint.url, data=request.body, headers=self.endpoint.headers()
+            ) as response:
+                status, headers, raw = response.status, response.headers, await response.read()
+        except TimeoutError as error:
             raise _Retry(f"timed out after {self.endpoint.timeout_s:g} s") from error
-        except httpx.TransportError as error:
+        except aiohttp.ClientError as error:
             raise _Retry(f"connection error ({type(error).__name__}: {error})") from error
-        if response.status_code == 200:
-            return _parse_completion(response)
-        reason = f"HTTP {response.status_code}: {_error_text(response)}"
-        if response.status_code in RETRYABLE_STATUS or response.status_code >= 500:
-            raise _Retry(reason, _retry_after(response))
+        if status == 200:
+            return _parse_completion(raw)
+        reason = f"HTTP {status}: {_error_text(raw)}"
+        if status in RETRYABLE_STATUS or status >= 500:
+            raise _Retry(reason, _retry_after(headers))
         raise _Final(reason)
 
-    async def _one(self, client: httpx.AsyncClient, request: ChatRequest) -> None:
+    async def _one(self, client: aiohttp.ClientSession, request: ChatRequest) -> None:
         started_wall, started = time.time(), time.monotonic()
         faults: list[str] = []
         attempt = 0
@@ -196,21 +201,22 @@ class RequestRunner:
     async def run(self, requests: Iterable[ChatRequest]) -> None:
         """Send every request whose key is not in the log yet; raise on a final failure."""
         pending: Iterator[ChatRequest] = (r for r in requests if r.key not in self.log)
-        timeout = httpx.Timeout(self.endpoint.timeout_s, connect=min(30.0, self.endpoint.timeout_s))
-        limits = httpx.Limits(
-            max_connections=self.endpoint.concurrency,
-            max_keepalive_connections=self.endpoint.concurrency,
+        timeout = aiohttp.ClientTimeout(
+            total=self.endpoint.timeout_s, connect=min(30.0, self.endpoint.timeout_s)
         )
+        connector = aiohttp.TCPConnector(limit=self.endpoint.concurrency)
 
-        async def worker(client: httpx.AsyncClient) -> None:
+        async def worker(session: aiohttp.ClientSession) -> None:
             while not self._stop:
                 request = next(pending, None)
                 if request is None:
                     return
-                await self._one(client, request)
+                await self._one(session, request)
 
-        async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
-            await asyncio.gather(*(worker(client) for _ in range(self.endpoint.concurrency)))
+        async with aiohttp.ClientSession(
+            connector=connector, timeout=timeout, trust_env=False
+        ) as session:
+            await asyncio.gather(*(worker(session) for _ in range(self.endpoint.concurrency)))
         self.log.sync()
         if self._failure is not None:
             failure = self._failure
