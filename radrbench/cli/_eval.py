@@ -135,6 +135,10 @@ def eval_command(
     port: Annotated[
         int, typer.Option(help="Port of the local server of a served --baseline.")
     ] = 8000,
+    engine: Annotated[
+        str | None,
+        typer.Option(help="Engine to start a served --baseline with (vllm or transformers)."),
+    ] = None,
     model_path: Annotated[
         str | None,
         typer.Option(help="Local model directory for a served --baseline (e.g. the tiny model)."),
@@ -197,7 +201,7 @@ def eval_command(
         max_images=defaults.max_images,
     )
     run_dir = out or default_run_dir(spec.name)
-    with served_baseline(baseline, spec, port, model_path):
+    with served_baseline(baseline, spec, port, model_path, engine, run_dir / "server.log"):
         summary = run_and_summarize(
             config, run_dir, acknowledged=i_understand_data_use, prices=defaults.prices
         )
@@ -285,7 +289,12 @@ def resolve_model(
 
 @contextmanager
 def served_baseline(
-    baseline: str | None, spec: ModelSpec, port: int, model_path: str | None
+    baseline: str | None,
+    spec: ModelSpec,
+    port: int,
+    model_path: str | None,
+    engine: str | None,
+    log_path: Path,
 ) -> Iterator[None]:
     """Use a running server of a served baseline, or start one for this run and stop it."""
     if baseline is None or spec.engine in (None, "openai"):
@@ -299,7 +308,14 @@ def served_baseline(
     from radrbench.baselines.serving import start_server
 
     err_console.print(f"no server at {spec.base_url}: starting {baseline} …", highlight=False)
-    server = start_server(get_baseline(baseline), port=port, model_path=model_path)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    server = start_server(
+        get_baseline(baseline),
+        port=port,
+        model_path=model_path,
+        engine=engine,  # type: ignore[arg-type]
+        log_path=log_path,
+    )
     try:
         yield
     finally:

@@ -63,11 +63,14 @@ def get_profile(name: str) -> PromptProfile:
 
 
 def build_prompt(sample: Sample, profile: PromptProfile) -> str:
-    """Prompt text with one ``<image>`` placeholder per image, prior first."""
-    placeholders = "".join(f"{IMAGE_PLACEHOLDER}\n" for _ in sample.images)
-    return f"{placeholders}{sample.question}\n{profile.suffix}"
+    """Prompt text led by one ``<image>`` placeholder per image (prior first).
+
+    Placeholders touch the question, so ``hf-multimodal`` builds the same user turn (images,
+    then one text part) as the chat request a server receives.
+    """
+    return f"{IMAGE_PLACEHOLDER * len(sample.images)}{sample.question}\n{profile.suffix}"
 
 
 def strip_placeholders(text: str) -> str:
     """The prompt as API models get it: images travel as content parts, not text."""
-    return text.replace(f"{IMAGE_PLACEHOLDER}\n", "").replace(IMAGE_PLACEHOLDER, "").strip()
+    return text.replace(IMAGE_PLACEHOLDER, "").strip()
