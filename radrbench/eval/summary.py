@@ -2,8 +2,8 @@
 
 Schema (``schema_version`` "1"; documented in docs/summary.md). Everything outside ``run``
 depends only on the responses, the benchmark and the judge, so a resumed or retried run
-has the same summary; ``run`` holds what naturally differs between executions (wall-clock
-times, retries, whether it was resumed).
+has the same summary; ``run`` holds what naturally differs between executions (endpoint
+address, wall-clock times, retries).
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ class ModelInfo(BaseModel):
     baseline: str | None = None
     revision: str | None = None
     engine: str | None = None
-    endpoint: str | None = None
     prompt_profile: str
 
 
@@ -156,7 +155,6 @@ def build_summary(
             baseline=model.baseline,
             revision=model.revision,
             engine=model.engine,
-            endpoint=model.base_url,
             prompt_profile=config.prompt_profile,
         ),
         benchmark=BenchmarkInfo(
@@ -172,6 +170,7 @@ def build_summary(
         failures=Failures(parse_failures=outcome.overall.parse_failed),
         usage=usage,
         run={
+            "endpoint": model.base_url,
             "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "timings_s": results.get("radrbench_timings", {}),
             "retries": sum(max(0, e.attempts - 1) for e in entries),
