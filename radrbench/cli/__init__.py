@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from radrbench import __version__
-from radrbench.cli import _data, _dev, _eval, _serve
+from radrbench.cli import _data, _dev, _eval, _score, _serve
 from radrbench.cli._common import err_console
 from radrbench.errors import RadrbenchError
 
@@ -26,6 +26,9 @@ app.add_typer(_dev.app, name="dev")
 app.command("eval")(_eval.eval_command)
 app.add_typer(_serve.baselines_app, name="baselines")
 app.command("serve")(_serve.serve_command)
+app.command("score")(_score.score_command)
+app.command("metric-check")(_score.metric_check_command)
+app.command("judge-agreement")(_score.judge_agreement_command)
 
 _state = {"debug": False}
 

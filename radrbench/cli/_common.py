@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
@@ -16,7 +17,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-console = Console(soft_wrap=True)
+# Piped output (CI logs, files) gets room for the result tables instead of rich's 80 columns.
+console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 120)
 err_console = Console(stderr=True, soft_wrap=True)
 
 

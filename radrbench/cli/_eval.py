@@ -170,6 +170,11 @@ def eval_command(
         typer.Option(help="Environment variable holding the API key (default OPENAI_API_KEY)."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Sampling and bootstrap seed.")] = 1234,
+    judge: Annotated[
+        str,
+        typer.Option(help="RadRScore judge after generation: offline, openai:MODEL[@URL], none."),
+    ] = "offline",
+    judge_concurrency: Annotated[int, typer.Option(min=1, help="Judge calls in flight.")] = 16,
     i_understand_data_use: Annotated[
         bool,
         typer.Option(
@@ -206,6 +211,10 @@ def eval_command(
             config, run_dir, acknowledged=i_understand_data_use, prices=defaults.prices
         )
     print_outcome_table(summary)
+    if judge != "none":
+        from radrbench.cli._score import judge_run_dir, print_radrscore_table
+
+        print_radrscore_table(judge_run_dir(run_dir, judge, judge_concurrency))
 
 
 @dataclass(frozen=True)

@@ -155,6 +155,7 @@ def _evaluate(
         metadata={
             "data_dir": str(next(iter(data_dirs.values()))),
             "prompt_profile": config.prompt_profile,
+            "judge": "none",  # radrbench judges after generation ('radrbench score')
         },
     )
     log = RequestLog(log_path)

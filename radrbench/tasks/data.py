@@ -56,11 +56,12 @@ def task_samples(bench_dir: Path, source: str, family: str, split: str) -> list[
     ]
 
 
-def task_row(sample: Sample, root: Path, profile_name: str) -> dict[str, Any]:
-    """A ``datasets`` row: the sample plus its prompt and absolute image files."""
+def task_row(sample: Sample, root: Path, profile_name: str, judge: str) -> dict[str, Any]:
+    """A ``datasets`` row: the sample, its prompt, absolute image files and RadRScore judge."""
     row = sample_to_row(sample)
     row["prompt"] = build_prompt(sample, get_profile(profile_name))
     row["image_files"] = [str(root / ref.path) for ref in sample.ordered_images()]
+    row["judge"] = judge
     return row
 
 
@@ -71,9 +72,14 @@ def load_task_dataset(
     data_dir: str | None = None,
     split: str = "test",
     prompt_profile: str = "radrbench",
+    judge: str = "offline",
     **_ignored: Any,
 ) -> datasets.DatasetDict:
-    """lm-eval ``custom_dataset``: the task's samples as a one-split ``DatasetDict``."""
+    """lm-eval ``custom_dataset``: the task's samples as a one-split ``DatasetDict``.
+
+    Metadata keys (``--metadata``): ``data_dir``, ``split``, ``prompt_profile`` and ``judge``
+    (a RadRScore judge spec; ``none`` reports outcome metrics only).
+    """
     import datasets
 
     bench_dir = resolve_data_dir(data_dir, source)
@@ -85,8 +91,9 @@ def load_task_dataset(
             where=str(bench_dir),
             hint="run 'radrbench data stats' on it to see what it holds",
         )
-    rows = [task_row(sample, root, prompt_profile) for sample in samples]
+    rows = [task_row(sample, root, prompt_profile, judge) for sample in samples]
     features = row_features()
     features["prompt"] = datasets.Value("string")
     features["image_files"] = datasets.Sequence(datasets.Value("string"))
+    features["judge"] = datasets.Value("string")
     return datasets.DatasetDict({split: datasets.Dataset.from_list(rows, features=features)})

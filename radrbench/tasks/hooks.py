@@ -1,10 +1,14 @@
 """Functions the task YAMLs in ``tasks/`` call (``!function radrbench.tasks.hooks.…``).
 
-Metric aggregations live in :mod:`radrbench.metrics.outcome` and are named there directly.
+Outcome aggregations live in :mod:`radrbench.metrics.outcome` and are named there directly.
+RadRScore is judged in one batch per task: ``process_results`` only collects (sample,
+output) items, and the first RadRScore aggregation of a task judges them all concurrently
+(cached, so the other three sub-scores reuse the same judgments).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,7 +19,18 @@ from radrbench.data.benchmark import sample_from_row
 from radrbench.data.images import open_image, resize_for_model
 from radrbench.tasks.data import load_task_dataset
 
-__all__ = ["doc_to_image", "doc_to_text", "load_task_dataset", "process_results"]
+__all__ = [
+    "completeness",
+    "doc_to_image",
+    "doc_to_text",
+    "effectiveness",
+    "factuality",
+    "load_task_dataset",
+    "process_results",
+    "radrscore",
+]
+
+_JUDGED: dict[tuple[str, ...], list[Any]] = {}
 
 
 def doc_to_text(doc: dict[str, Any]) -> str:
@@ -29,8 +44,75 @@ def doc_to_image(doc: dict[str, Any]) -> list[Image.Image]:
 
 
 def process_results(doc: dict[str, Any], results: Sequence[str]) -> dict[str, Any]:
-    """Per-sample outcome items; unparseable answers count as wrong and as ``parse_failed``."""
+    """Per-sample outcome items (unparseable answers are wrong and count as ``parse_failed``)
+    and, where the sample has a reference chain and report, RadRScore items."""
     from radrbench.metrics.outcome import score_outcome
 
-    score = score_outcome(sample_from_row(doc), results[0] if results else "")
-    return dict(score.items())
+    sample = sample_from_row(doc)
+    output = results[0] if results else ""
+    items: dict[str, Any] = dict(score_outcome(sample, output).items())
+    judge = doc.get("judge") or "offline"
+    if judge != "none" and sample.has_reasoning_reference:
+        item = {
+            "judge": judge,
+            "doc": {k: v for k, v in doc.items() if k != "judge"},
+            "output": output,
+        }
+        items.update(radrscore=item, factuality=item, completeness=item, effectiveness=item)
+    return items
+
+
+def _judge_batch(items: Sequence[dict[str, Any]]) -> list[Any]:
+    """RadRScore of every item, judged once per batch (all sub-scores share it)."""
+    from radrbench.data.demo_cache import cache_root
+    from radrbench.eval.scoring import judge_records
+    from radrbench.metrics.judges import get_judge
+    from radrbench.metrics.judges.cache import CachedJudge, JudgeCache
+
+    key = tuple(f"{i['judge']}|{i['doc']['id']}|{hash(i['output'])}" for i in items)
+    if key not in _JUDGED:
+        records = [("", sample_from_row(i["doc"]), str(i["output"])) for i in items]
+        inner = get_judge(str(items[0]["judge"]))
+        cache_root().mkdir(parents=True, exist_ok=True)
+        cache = JudgeCache(cache_root() / "judge_cache.sqlite")
+        judge = CachedJudge(inner, cache)
+
+        async def run() -> list[Any]:
+            try:
+                return await judge_records(judge, records)
+            finally:
+                await judge.aclose()
+                await inner.aclose()
+
+        try:
+            _JUDGED[key] = asyncio.run(run())
+        finally:
+            cache.close()
+    return _JUDGED[key]
+
+
+def _macro(items: Sequence[dict[str, Any]], name: str) -> float:
+    values = [getattr(s, name) for s in _judge_batch(items) if s is not None]
+    valid = [float(v) for v in values if v is not None]
+    return sum(valid) / len(valid) if valid else float("nan")
+
+
+def factuality(items: Sequence[dict[str, Any]]) -> float:
+    """Aggregation: macro-averaged factuality (judge failures excluded)."""
+    return _macro(items, "factuality")
+
+
+def completeness(items: Sequence[dict[str, Any]]) -> float:
+    """Aggregation: macro-averaged completeness (judge failures excluded)."""
+    return _macro(items, "completeness")
+
+
+def effectiveness(items: Sequence[dict[str, Any]]) -> float:
+    """Aggregation: macro-averaged effectiveness (judge failures excluded)."""
+    return _macro(items, "effectiveness")
+
+
+def radrscore(items: Sequence[dict[str, Any]]) -> float:
+    """Aggregation: RadRScore, the mean of the three macro-averaged sub-scores."""
+    parts = [factuality(items), completeness(items), effectiveness(items)]
+    return sum(parts) / 3

@@ -1,0 +1,179 @@
+"""``radrbench score``, ``metric-check`` and ``judge-agreement``: RadRScore and its judges."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from radrbench.cli._common import console, progress_bar
+
+JudgeOption = Annotated[
+    str, typer.Option("--judge", help="Judge spec: offline, or openai:MODEL[@BASE_URL].")
+]
+
+
+def print_radrscore_table(summary: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    result = summary.get("radrscore") or {}
+    judge = (summary.get("judge") or {}).get("spec", "?")
+    if not result.get("by_task"):
+        console.print("RadRScore: no samples with reference reasoning in this run")
+        return
+    table = Table(
+        title=f"RadRScore — judge {judge} (fact./compl./effect.: factuality, completeness, "
+        "effectiveness)",
+        title_justify="left",
+    )
+    table.add_column("task", no_wrap=True)
+    for column in ("n", "RadRScore", "95% CI", "fact.", "compl.", "effect.", "failed"):
+        table.add_column(column, justify="right")
+
+    def value(entry: dict[str, Any]) -> str:
+        return "-" if entry["value"] is None else f"{entry['value']:.3f}"
+
+    rows = [*result["by_task"].items(), ("[bold]overall[/bold]", result["overall"])]
+    for name, group in rows:
+        score = group["radrscore"]
+        interval = (
+            "-" if score["value"] is None else f"{score['ci_low']:.2f}-{score['ci_high']:.2f}"
+        )
+        table.add_row(
+            name.removeprefix("radrbench_"),
+            str(group["n"]),
+            value(score),
+            interval,
+            *(value(group[key]) for key in ("factuality", "completeness", "effectiveness")),
+            str(group["judge_failures"]),
+        )
+    console.print(table)
+
+
+def judge_run_dir(run_dir: Path, judge: str, concurrency: int) -> dict[str, Any]:
+    from radrbench.eval.scoring import read_records, score_run
+
+    total = len(read_records(run_dir))
+    with progress_bar(f"judging ({judge})", total) as update:
+        return score_run(
+            run_dir, judge, concurrency=concurrency, progress=lambda done, _total: update(done)
+        )
+
+
+def score_command(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory written by radrbench eval.")],
+    judge: JudgeOption = "offline",
+    concurrency: Annotated[int, typer.Option(min=1, help="Judge calls in flight at most.")] = 16,
+) -> None:
+    """Re-score a finished run's reasoning with any judge, without regenerating.
+
+    Writes RUN/judgments/<judge>.jsonl (findings and step labels behind every score) and
+    records RadRScore, the judge spec and its prompt version in RUN/summary.json.
+    """
+    print_radrscore_table(judge_run_dir(run_dir, judge, concurrency))
+
+
+def metric_check_command(
+    judge: JudgeOption = "offline",
+    reports: Annotated[int, typer.Option(min=1, help="IU-Xray reports to build cases from.")] = 200,
+    seed: Annotated[int, typer.Option(help="Seed for the controlled variants.")] = 0,
+) -> None:
+    """Metric-validity suite on real IU-Xray reports: does each sub-score move as it should?
+
+    Prints, per sub-score, the fraction of controlled pairs ordered correctly (dropped
+    findings lower completeness, flipped findings lower factuality, unsupported steps lower
+    effectiveness) and how stable scores stay under paraphrase.
+    """
+    from rich.table import Table
+
+    from radrbench.metrics.judges import get_judge
+    from radrbench.metrics.validity import run_validity_suite
+
+    built = get_judge(judge)
+
+    async def run() -> Any:
+        try:
+            return await run_validity_suite(built, n_reports=reports, seed=seed)
+        finally:
+            await built.aclose()
+
+    report = asyncio.run(run())
+    table = Table(
+        title=f"metric validity — judge {judge}, {report.n_reports} reports", title_justify="left"
+    )
+    for column in (
+        "sub-score",
+        "pairs",
+        "ordered correctly",
+        "judge failed",
+        "paraphrase stability",
+    ):
+        table.add_column(column, justify="left" if column == "sub-score" else "right")
+    for name, ordering in report.ordering.items():
+        stability = report.paraphrase_stability.get(name)
+        table.add_row(
+            name,
+            str(ordering.pairs),
+            "-" if ordering.accuracy is None else f"{ordering.accuracy:.3f}",
+            str(ordering.failed),
+            "-" if stability is None else f"{stability:.3f}",
+        )
+    console.print(table)
+
+
+def judge_agreement_command(
+    file: Annotated[Path, typer.Argument(help="Released GPT-4o judgments (JSONL).")],
+    judge: JudgeOption = "offline",
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N records.")] = None,
+) -> None:
+    """Agreement of a judge with released GPT-4o RadRScore judgments.
+
+    Prints per sub-score the per-sample Spearman correlation and whether the two judges
+    order the systems (models) the same way.
+    """
+    from rich.table import Table
+
+    from radrbench.errors import DataError
+    from radrbench.metrics.agreement import judge_agreement
+    from radrbench.metrics.judges import get_judge
+
+    if not file.is_file():
+        raise DataError(
+            "judgments file not found",
+            where=str(file),
+            hint="see ../shared/data/README.md for the released GPT-4o judgments",
+        )
+    built = get_judge(judge)
+
+    async def run() -> Any:
+        try:
+            return await judge_agreement(file, built, limit)
+        finally:
+            await built.aclose()
+
+    report = asyncio.run(run())
+    table = Table(title=f"agreement with GPT-4o — judge {judge}", title_justify="left")
+    for column in (
+        "records",
+        "sub-score",
+        "Spearman",
+        "n",
+        "judge failed",
+        "system pairs agreeing",
+    ):
+        table.add_column(column, justify="left" if column in ("records", "sub-score") else "right")
+    for part_name in ("all", "development", "held_out"):
+        part = getattr(report, part_name)
+        for name, agreement in part.sub_scores.items():
+            spearman, pairs = agreement.spearman, agreement.system_pairs_agreeing
+            table.add_row(
+                f"{part_name} ({part.n})",
+                name,
+                "-" if spearman is None else f"{spearman:.3f}",
+                str(agreement.n),
+                str(agreement.judge_failures),
+                "-" if pairs is None else f"{pairs:.2f}",
+            )
+    console.print(table)
