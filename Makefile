@@ -8,10 +8,21 @@ DEMO_DIR ?= demo
 setup:
 	@./scripts/setup.sh
 
+# The main job end to end on the bundled synthetic benchmark: generate and check the data,
+# build the tiny offline Qwen2-VL, serve it with radrbench's transformers server on
+# 127.0.0.1, evaluate it (outcome accuracy with CIs), judge its reasoning (RadRScore),
+# and re-score the run with the judge again to show the cached judging stage.
+DEMO_PORT ?= 8765
+DEMO_LIMIT ?= 8
 demo: setup
 	$(RB) data demo --out $(DEMO_DIR)/bench
 	$(RB) data validate $(DEMO_DIR)/bench
 	$(RB) data stats $(DEMO_DIR)/bench
+	$(RB) dev tiny-model --out $(DEMO_DIR)/tiny-qwen2-vl
+	$(RB) eval --baseline tiny-qwen2-vl --engine transformers --model-path $(DEMO_DIR)/tiny-qwen2-vl \
+		--port $(DEMO_PORT) --data $(DEMO_DIR)/bench --limit $(DEMO_LIMIT) \
+		--out $(DEMO_DIR)/runs/tiny-qwen2-vl --judge offline
+	$(RB) score $(DEMO_DIR)/runs/tiny-qwen2-vl --judge offline
 
 # pytest exits 5 when it collected no tests: that must fail, not pass silently.
 test: setup
