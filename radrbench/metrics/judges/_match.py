@@ -1,0 +1,101 @@
+"""Rules that compare findings: recall, consistency with the report, step support."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from radrbench.metrics.judges._extract import Mention
+from radrbench.metrics.judges._lexicon import Lexicon
+from radrbench.metrics.judges._location import Location, parse_location
+from radrbench.metrics.judges.base import Finding, FindingStatus, StepLabel
+
+_GENERIC = frozenset({"opacity", "abnormality", "density"})
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """A finding reduced to what the rules compare."""
+
+    code: str
+    family: str
+    positive: bool
+    location: Location
+
+
+def item_of(code: str, status: FindingStatus, location: Location, lexicon: Lexicon) -> Item:
+    spec = lexicon.findings[code]
+    return Item(code, spec.family, status != "absent", location)
+
+
+def items_of_findings(findings: Sequence[Finding], lexicon: Lexicon) -> list[Item | None]:
+    """Items of findings; ``None`` for findings whose code the lexicon does not know."""
+    return [
+        item_of(f.code, f.status, parse_location(f.location or "", lexicon), lexicon)
+        if f.code is not None and f.code in lexicon.findings
+        else None
+        for f in findings
+    ]
+
+
+def items_of_mentions(mentions: Sequence[Mention], lexicon: Lexicon) -> list[Item]:
+    return [
+        item_of(m.code, m.status, m.location, lexicon) for m in mentions if m.status is not None
+    ]
+
+
+def _related(a: Item, b: Item) -> bool:
+    return (a.code == b.code or a.family == b.family) and a.location.compatible(b.location)
+
+
+def recalled(reference: Item, model: Sequence[Item]) -> bool:
+    """A reference finding is recalled by a model finding of its kind and place.
+
+    As in the released protocol, recall is about the observation; whether its status is
+    right is factuality's business.
+    """
+    return any(_related(reference, m) for m in model)
+
+
+def consistent(finding: Item, report: Sequence[Item]) -> bool:
+    """Whether a model finding agrees with the report's findings.
+
+    Unmentioned findings are correct when called absent and incorrect when called present.
+    """
+    same = [r for r in report if r.code == finding.code and r.location.compatible(finding.location)]
+    if same:
+        return any(r.positive == finding.positive for r in same)
+    if finding.code == "abnormality":
+        abnormal = any(r.positive and r.family not in {"device", "technique"} for r in report)
+        return abnormal == finding.positive
+    family = [r for r in report if _related(finding, r)]
+    if finding.positive:
+        return any(r.positive for r in family)
+    if finding.code in _GENERIC:
+        return not any(r.positive for r in family)
+    return True
+
+
+def step_label(
+    asserted: Sequence[Item], topics: Sequence[str], chain: Sequence[Item], chain_codes: set[str]
+) -> StepLabel:
+    """Label one reasoning step against the chain's findings.
+
+    An assertion is supported when the chain states the same polarity and contradicted when
+    it states the opposite. A step without either is supported when it discusses what the
+    chain discusses (relevant procedure), else unsupported.
+    """
+    support = conflict = 0
+    for item in asserted:
+        related = [c for c in chain if _related(item, c)]
+        if any(c.positive == item.positive for c in related):
+            support += 1
+        elif related:
+            conflict += 1
+    if conflict and conflict >= support:
+        return "contradicted"
+    if support:
+        return "supported"
+    if any(code in chain_codes for code in topics):
+        return "supported"
+    return "unsupported"
