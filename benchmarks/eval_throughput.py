@@ -1,4 +1,5 @@
-"""Throughput of `radrbench eval` against a latency-controlled OpenAI-compatible server.
+"""Throughput of `radrbench eval` against a latency-controlled OpenAI-compatible server
+(`radrbench.dev.latency_server`: answers after exactly L seconds, does not parse bodies).
 
 Measures, side by side in one run against the same mock server process (N requests,
 latency L, concurrency C; ideal = N * L / C):
@@ -6,7 +7,8 @@ latency L, concurrency C; ideal = N * L / C):
   * whole command wall time / ideal, at C=32, L=0.2 s;
   * time from command start to the first request the server sees;
   * the maximum number of requests in flight seen by the server (must be ≤ C);
-for `radrbench eval` and for stock `lm-eval run --model local-chat-completions`.
+for `radrbench eval` and for stock `lm-eval run --model local-chat-completions`, both
+generating only (RadRScore judging is a separate stage: `--judge none`).
 
     .venv/bin/python benchmarks/eval_throughput.py [--n 256] [--repeats 1]
 
@@ -27,7 +29,7 @@ from pathlib import Path
 
 from radrbench.data.benchmark import load_samples
 from radrbench.data.phantom import generate_demo
-from radrbench.dev.mock_openai import MockConfig, start_mock_process
+from radrbench.dev.latency_server import latency_server, read_stats
 
 FAMILIES = ("binary", "single", "multi", "multi_open")
 BIN = Path(sys.executable).parent
@@ -48,9 +50,8 @@ def make_benchmark(workdir: Path, per_task: int) -> Path:
         studies *= 2
 
 
-def run_radrbench(url: str, bench: Path, out: Path, per_task: int, c: int) -> float:
+def run_radrbench(url: str, bench: Path, out: Path, per_task: int, c: int) -> None:
     tasks = ",".join(f"radrbench_phantom_{f}" for f in FAMILIES)
-    started = time.time()
     subprocess.run(
         [
             str(BIN / "radrbench"),
@@ -58,7 +59,7 @@ def run_radrbench(url: str, bench: Path, out: Path, per_task: int, c: int) -> fl
             "--endpoint",
             url,
             "--model",
-            "mock-model",
+            "latency-model",
             "--tasks",
             tasks,
             "--data",
@@ -73,12 +74,10 @@ def run_radrbench(url: str, bench: Path, out: Path, per_task: int, c: int) -> fl
         check=True,
         capture_output=True,
     )
-    return started
 
 
-def run_lm_eval(url: str, bench: Path, out: Path, per_task: int, c: int) -> float:
+def run_lm_eval(url: str, bench: Path, out: Path, per_task: int, c: int) -> None:
     tasks = ",".join(f"radrbench_phantom_{f}" for f in FAMILIES)
-    started = time.time()
     subprocess.run(
         [
             str(BIN / "lm-eval"),
@@ -86,7 +85,7 @@ def run_lm_eval(url: str, bench: Path, out: Path, per_task: int, c: int) -> floa
             "--model",
             "local-chat-completions",
             "--model_args",
-            f"base_url={url}/chat/completions,model=mock-model,"
+            f"base_url={url}/chat/completions,model=latency-model,"
             f"num_concurrent={c},max_images=2,tokenizer_backend=none,max_retries=3",
             "--apply_chat_template",
             "--include_path",
@@ -104,7 +103,6 @@ def run_lm_eval(url: str, bench: Path, out: Path, per_task: int, c: int) -> floa
         capture_output=True,
         env={**os.environ, "TQDM_DISABLE": "1"},
     )
-    return started
 
 
 def measure(
@@ -112,18 +110,19 @@ def measure(
 ) -> dict[str, float]:
     per_task = n // len(FAMILIES)
     ideal = n * latency / c
-    with start_mock_process(MockConfig(latency=latency)) as server:
+    with latency_server(latency) as base_url:
         out = workdir / f"{tool}-{latency}"
         shutil.rmtree(out, ignore_errors=True)
         runner = run_radrbench if tool == "radrbench" else run_lm_eval
-        started = runner(server.base_url, bench, out, per_task, c)
+        started, started_mono = time.time(), time.monotonic()
+        runner(base_url, bench, out, per_task, c)
         finished = time.time()
-        stats = server.stats()
-    phase = stats.last_completion - stats.first_arrival
+        stats = read_stats(base_url)
+    phase = stats["last_completion"] - stats["first_arrival"]
     return {
-        "requests": stats.count,
-        "max_in_flight": stats.max_in_flight,
-        "first_request_s": stats.first_arrival_wall - started,
+        "requests": stats["count"],
+        "max_in_flight": stats["max_in_flight"],
+        "first_request_s": stats["first_arrival"] - started_mono,
         "request_phase_ratio": ideal / phase,
         "command_ratio": ideal / (finished - started),
         "command_s": finished - started,
@@ -134,6 +133,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=256)
     parser.add_argument("--c", type=int, default=32)
+    parser.add_argument("--tools", default="radrbench,lm-eval", help="comma-separated")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="radrbench-bench-"))
     try:
@@ -144,7 +144,7 @@ def main() -> None:
             f"{'phase/ideal':>11} {'cmd/ideal':>9} {'cmd_s':>6}"
         )
         for latency in (0.05, 0.2):
-            for tool in ("radrbench", "lm-eval"):
+            for tool in args.tools.split(","):
                 m = measure(tool, latency, args.n, args.c, bench, workdir)
                 print(
                     f"{tool:10} {latency:5.2f} {m['requests']:5.0f} {m['max_in_flight']:6.0f} "

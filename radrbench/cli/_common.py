@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from rich.console import Console
@@ -11,6 +11,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -22,9 +23,22 @@ console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 120)
 err_console = Console(stderr=True, soft_wrap=True)
 
 
+class Bar:
+    """Handle on a progress bar: call it with the number completed; ``total`` sets the size."""
+
+    def __init__(self, progress: Progress, task: TaskID):
+        self._progress, self._task = progress, task
+
+    def __call__(self, completed: int) -> None:
+        self._progress.update(self._task, completed=completed)
+
+    def total(self, total: int) -> None:
+        self._progress.update(self._task, total=total)
+
+
 @contextmanager
-def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar on stderr; yields ``update(completed)``."""
+def progress_bar(description: str, total: int | None) -> Iterator[Bar]:
+    """A rich progress bar on stderr (``total`` None: unknown until :meth:`Bar.total`)."""
     with Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -34,8 +48,7 @@ def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int]
         console=err_console,
         transient=True,
     ) as progress:
-        task = progress.add_task(description, total=total)
-        yield lambda completed: progress.update(task, completed=completed)
+        yield Bar(progress, progress.add_task(description, total=total))
 
 
 def counts_table(title: str, counts: Mapping[str, int], key: str = "value") -> Table:

@@ -44,14 +44,20 @@ def is_reachable(base_url: str, timeout_s: float = 2.0) -> bool:
 
 
 def check_reachable(base_url: str, timeout_s: float = 5.0) -> None:
-    """Fail fast, with a hint, when nothing listens at the endpoint."""
-    import httpx
+    """Fail fast, with a hint, when nothing accepts connections at the endpoint.
 
+    A bare TCP connect (no HTTP client to import) keeps the time to the first request low.
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        httpx.get(f"{base_url}/models", timeout=timeout_s)
-    except httpx.TransportError as error:
+        socket.create_connection((parts.hostname or "127.0.0.1", port), timeout=timeout_s).close()
+    except OSError as error:
         raise ServerError(
-            f"cannot reach the model server ({type(error).__name__})",
+            f"cannot reach the model server ({error.strerror or type(error).__name__})",
             where=base_url,
             hint="start it first (e.g. 'radrbench serve NAME') or check --endpoint",
         ) from error
@@ -343,31 +349,31 @@ def run_and_summarize(
     from radrbench.cli._common import progress_bar
     from radrbench.eval.runner import REQUEST_LOG, SUMMARY_FILE, run_eval, write_json
     from radrbench.tasks.catalog import expand_tasks
-    from radrbench.tasks.data import resolve_data_dir, task_samples
+    from radrbench.tasks.data import resolve_data_dir
 
     specs = expand_tasks(config.tasks)
     if config.model.kind == "endpoint":
         assert config.model.base_url is not None
         check_data_use({s.source for s in specs}, config.model.base_url, acknowledged=acknowledged)
         check_reachable(config.model.base_url)
-    data_dir = resolve_data_dir(config.data_dir, specs[0].source)
-    total = sum(
-        min(len(task_samples(data_dir, s.source, s.family, "test")), config.limit or 10**9)
-        for s in specs
-    )
     started = time.monotonic()
-    with progress_bar("generating", total) as update:
-        watcher = _LogWatcher(run_dir / REQUEST_LOG, update)
+    with progress_bar("generating", None) as bar:
+        watcher = _LogWatcher(run_dir / REQUEST_LOG, bar)
         watcher.start()
         try:
-            results = run_eval(config, run_dir)
+            results = run_eval(config, run_dir, on_plan=bar.total)
         finally:
             watcher.stopped.set()
     from radrbench.eval.request_log import RequestLog
     from radrbench.eval.summary import build_summary
 
     summary = build_summary(
-        config, run_dir, results, RequestLog(run_dir / REQUEST_LOG), data_dir=data_dir
+        config,
+        run_dir,
+        results,
+        RequestLog(run_dir / REQUEST_LOG),
+        data_dir=resolve_data_dir(config.data_dir, specs[0].source),
+        price_per_mtok=prices,
     )
     write_json(run_dir / SUMMARY_FILE, summary.model_dump(mode="json"))
     err_console.print(

@@ -88,14 +88,25 @@ def _data_dirs(config: EvalConfig, specs: list[TaskSpec]) -> dict[str, Path]:
     return {spec.name: resolve_data_dir(config.data_dir, spec.source) for spec in specs}
 
 
+def planned_total(config: EvalConfig, specs: list[TaskSpec], data_dirs: dict[str, Path]) -> int:
+    """How many generations the run makes (``limit`` samples per task at most)."""
+    from radrbench.tasks.data import task_samples
+
+    return sum(
+        min(len(task_samples(data_dirs[s.name], s.source, s.family, "test")), config.limit or 10**9)
+        for s in specs
+    )
+
+
 def run_eval(
     config: EvalConfig,
     run_dir: Path,
     *,
-    on_response: Callable[[int], None] | None = None,
+    on_plan: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Generate (or resume) every response of the run and write the run directory.
 
+    ``on_plan(total)`` is told the number of generations once requests are under way.
     Returns lm-eval's results dict (with per-sample records under ``samples``).
     """
     timings = RunTimings()
@@ -116,6 +127,8 @@ def run_eval(
         plan = prefetching.Plan(specs, data_dirs, profile, generation_for(config), config.limit)
         prefetch = prefetching.start(plan, endpoint_for(config), log_path)
     timings.mark("prefetch_started")
+    if on_plan is not None:
+        on_plan(planned_total(config, specs, data_dirs))
     try:
         results = _evaluate(config, specs, data_dirs, run_dir, log_path, prefetch, timings)
     finally:
@@ -136,6 +149,9 @@ def _evaluate(
     timings: RunTimings,
 ) -> dict[str, Any]:
     os.environ.setdefault("TQDM_DISABLE", "1")  # radrbench shows its own progress bar
+    # lm-eval PNG-encodes every image to hash it into its sample logs (seconds per hundred
+    # images); the docs already name the image files, so radrbench turns that off.
+    os.environ.setdefault("LMEVAL_HASHMM", "0")
     import lm_eval
     import lm_eval.evaluator
     from lm_eval.loggers import EvaluationTracker
@@ -146,9 +162,11 @@ def _evaluate(
     timings.mark("lm_eval_imported")
     if not logger.isEnabledFor(logging.INFO):
         logging.getLogger("lm_eval").setLevel(logging.ERROR)
-    # lm-eval shells out to git for its own commit hash; outside a checkout git prints
-    # "fatal: not a git repository" to the terminal. The hash is not used by radrbench.
+    # lm-eval's environment report shells out to git (outside a checkout git prints "fatal:
+    # not a git repository") and imports torch (seconds) even for API models. radrbench
+    # records its own versions in summary.json, so it skips that report.
     lm_eval.evaluator.get_git_commit_hash = lambda: None
+    lm_eval.evaluator.add_env_info = lambda results: None
     task_manager = TaskManager(
         include_path=str(resource_dir("tasks")),
         include_defaults=False,
@@ -191,7 +209,7 @@ def _evaluate(
         system_instruction=get_profile(config.prompt_profile).system if in_process else None,
         random_seed=config.seed,
         numpy_random_seed=config.seed,
-        torch_random_seed=config.seed,
+        torch_random_seed=config.seed if in_process else None,  # no torch import for APIs
         fewshot_random_seed=config.seed,
     )
     timings.mark("generated")

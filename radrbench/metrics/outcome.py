@@ -2,10 +2,10 @@
 
 Choice tasks (binary, single, multi, anomaly, temporal) score accuracy. ``multi_open``
 scores label sets over the 14 CheXpert labels, **micro-averaged**: precision, recall and F1
-pool every (sample, label) decision (sklearn ``average="micro"`` on the multilabel
-indicator matrix), so rare labels do not make the estimate erratic and the metric is a
-function of summed TP/FP/FN counts, which bootstraps exactly. Its secondary metric is
-``exact_match`` (predicted set equals the gold set).
+pool every (sample, label) decision (what sklearn calls ``average="micro"``), so rare
+labels do not make the estimate erratic; the metric is a function of summed TP/FP/FN
+counts, computed the same way for the estimate and for each bootstrap resample. Its
+secondary metric is ``exact_match`` (predicted set equals the gold set).
 
 An output that cannot be parsed is wrong (an empty label set for ``multi_open``) and is
 counted in ``parse_failed``; nothing is dropped.
@@ -23,10 +23,8 @@ from typing import Any, Literal, TypedDict
 import numpy as np
 from numpy.typing import ArrayLike
 from pydantic import BaseModel, ConfigDict, Field
-from sklearn.metrics import precision_recall_fscore_support
-from sklearn.preprocessing import MultiLabelBinarizer
 
-from radrbench.data.schema import CHEXPERT_LABELS, TASK_FAMILIES, Sample, TaskFamily
+from radrbench.data.schema import TASK_FAMILIES, Sample, TaskFamily
 from radrbench.errors import DataError
 from radrbench.metrics.answers import parse_choice, parse_labels
 from radrbench.metrics.bootstrap import FloatArray, Statistic, bootstrap_interval, safe_ratio
@@ -130,16 +128,12 @@ def count_of(items: Sequence[float]) -> float:
 
 
 def micro_label_scores(items: Sequence[LabelSetItem]) -> tuple[float, float, float]:
-    """Micro-averaged precision, recall and F1 of label sets (sklearn)."""
+    """Micro-averaged precision, recall and F1 of label sets (0 where undefined)."""
     if not items:
         raise ValueError("no items to aggregate")
-    binarizer = MultiLabelBinarizer(classes=list(CHEXPERT_LABELS))
-    gold = binarizer.fit_transform([item["gold"] for item in items])
-    pred = binarizer.transform([item["pred"] for item in items])
-    precision, recall, f1, _ = precision_recall_fscore_support(
-        gold, pred, average="micro", zero_division=0
-    )
-    return float(precision), float(recall), float(f1)
+    sums = np.asarray([_counts(item) for item in items], dtype=np.float64).sum(axis=0)[None, :]
+    precision, recall, f1 = (float(statistic(sums)[0]) for statistic in _LABEL_STATS)
+    return precision, recall, f1
 
 
 def label_precision(items: Sequence[LabelSetItem]) -> float:
