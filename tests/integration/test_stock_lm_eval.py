@@ -93,3 +93,37 @@ def test_local_chat_completions_with_two_images(phantom_dir: Path, tmp_path: Pat
     results = json.loads(next((tmp_path / "out").rglob("results_*.json")).read_text())["results"]
     assert results["radrbench_phantom_binary"]["accuracy,none"] in (0.0, 0.5, 1.0)
     assert "label_f1,none" in results["radrbench_phantom_multi_open"]
+
+
+@pytest.mark.slow
+def test_hf_multimodal_in_process_with_the_tiny_model(
+    tiny_qwen2vl: Path, phantom_dir: Path, tmp_path: Path
+) -> None:
+    result = _lm_eval(
+        "run",
+        "--model",
+        "hf-multimodal",
+        "--model_args",
+        f"pretrained={tiny_qwen2vl},max_images=2,dtype=float32",
+        "--device",
+        "cpu",
+        "--apply_chat_template",
+        "--include_path",
+        TASKS_DIR,
+        "--tasks",
+        "radrbench_demo",
+        "--limit",
+        "1",
+        "--gen_kwargs",
+        "max_gen_toks=8",
+        "--metadata",
+        json.dumps({"data_dir": str(phantom_dir), "judge": "offline"}),
+        "--output_path",
+        str(tmp_path / "out"),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads(next((tmp_path / "out").rglob("results_*.json")).read_text())["results"]
+    assert set(results) >= {f"radrbench_phantom_{f}" for f in ("binary", "temporal", "rsna_binary")}
+    assert "radrscore,none" in results["radrbench_phantom_temporal"]
+    assert "radrscore,none" not in results["radrbench_phantom_rsna_binary"]
+    assert results["radrbench_phantom_binary"]["parse_failed,none"] in (0.0, 1.0)
