@@ -22,4 +22,5 @@ print("wheel: declarative folders found inside the installed package")
 PY
 "$PY" -m radrbench data demo --out "$work/demo" --studies 3
 "$PY" -m radrbench data validate "$work/demo"
+"$PY" -m radrbench baselines list >/dev/null
 echo "wheel: OK"

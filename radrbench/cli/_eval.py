@@ -197,7 +197,9 @@ def eval_command(
     """
     from radrbench.eval.config import EvalConfig
 
-    spec, defaults = resolve_model(endpoint, model, hf, baseline, port, model_path, api_key_env)
+    spec, defaults = resolve_model(
+        endpoint, model, hf, baseline, port, model_path, api_key_env, engine
+    )
     config = EvalConfig(
         model=spec,
         tasks=[t.strip() for t in tasks.split(",") if t.strip()],
@@ -239,6 +241,7 @@ def resolve_model(
     port: int,
     model_path: str | None,
     api_key_env: str | None,
+    engine: str | None = None,
 ) -> tuple[ModelSpec, _Defaults]:
     """Which model to evaluate, from --endpoint/--model, --hf or --baseline."""
     from radrbench.eval.config import ModelSpec
@@ -290,7 +293,7 @@ def resolve_model(
         base_url=normalize_base_url(url),
         api_key_env=key_env,
         revision=entry.revision,
-        engine=entry.engine,
+        engine=engine or entry.engine,
         baseline=baseline,
         path=model_path or entry.repo_id,
     )
