@@ -23,8 +23,17 @@ if TYPE_CHECKING:
 
 
 def normalize_base_url(url: str) -> str:
-    """Accept ``host:port``, ``…/v1`` or ``…/v1/chat/completions``; return ``…/v1``."""
+    """Accept ``host:port``, ``…/v1`` or ``…/v1/chat/completions``; return ``…/v1``.
+
+    URLs carrying credentials are refused: the URL is written into the run directory.
+    """
     url = url.strip().rstrip("/")
+    if re.search(r"://[^/@]+@", url) or "?" in url:
+        raise ConfigError(
+            "the endpoint URL carries credentials or a query string",
+            where="--endpoint",
+            hint="pass the key through an environment variable (--api-key-env NAME)",
+        )
     if not re.match(r"^https?://", url):
         url = f"http://{url}"
     url = re.sub(r"/chat/completions$", "", url)

@@ -23,6 +23,7 @@ from typing import Any
 import aiohttp
 import httpx
 
+from radrbench.baselines.guard import redact
 from radrbench.errors import ServerError
 from radrbench.eval.request_log import LogEntry, RequestLog
 from radrbench.eval.requests import ChatRequest
@@ -80,7 +81,8 @@ def _retry_after(headers: Any) -> float | None:
 
 
 def _error_text(raw: bytes) -> str:
-    text = raw.decode(errors="replace").strip().replace("\n", " ")
+    """The start of a server's error reply, with anything that looks like a key masked."""
+    text = redact(raw.decode(errors="replace").strip().replace("\n", " "))
     return text[:200] + ("…" if len(text) > 200 else "")
 
 
@@ -135,7 +137,8 @@ class RequestRunner:
         except TimeoutError as error:
             raise _Retry(f"timed out after {self.endpoint.timeout_s:g} s") from error
         except aiohttp.ClientError as error:
-            raise _Retry(f"connection error ({type(error).__name__}: {error})") from error
+            reason = f"connection error ({type(error).__name__}: {error})"
+            raise _Retry(redact(reason)) from error
         if status == 200:
             return _parse_completion(raw)
         reason = f"HTTP {status}: {_error_text(raw)}"

@@ -183,3 +183,17 @@ def test_user_guide_shows_the_same_gpu_commands(baselines: dict[str, Baseline]) 
             for line in baseline.commands:
                 if "vllm.entrypoints" in line:
                     assert line in guide, baseline.name
+
+
+def test_missing_engine_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from radrbench.baselines import serving
+    from radrbench.errors import ServerError
+
+    if importlib.util.find_spec("vllm") is not None:
+        pytest.skip("vllm is installed in this environment")
+    monkeypatch.setattr(serving, "VLLM_VENV_PYTHON", serving.VLLM_VENV_PYTHON.parent / "absent")
+    with pytest.raises(ServerError, match="the vllm engine is not installed") as caught:
+        serving.engine_python("vllm")
+    assert "pip install vllm" in str(caught.value) and "setup_vllm_cpu.sh" in str(caught.value)
