@@ -88,3 +88,32 @@ def run_cli(
         env={**os.environ, **(env or {})},
         check=False,
     )
+
+
+def mock_eval_args(base_url: str, data: Path, out: Path, limit: int, *extra: str) -> list[str]:
+    """`radrbench eval` arguments for the mock server's model, 4 requests in flight."""
+    return [
+        "eval",
+        "--endpoint",
+        base_url,
+        "--model",
+        "mock-model",
+        "--data",
+        str(data),
+        "--limit",
+        str(limit),
+        "--out",
+        str(out),
+        "--concurrency",
+        "4",
+        *extra,
+    ]
+
+
+def stable_summary(run_dir: Path) -> dict[str, object]:
+    """summary.json without what differs between executions (``run``, ``run_id``)."""
+    import json
+
+    summary: dict[str, object] = json.loads((run_dir / "summary.json").read_text())
+    del summary["run"], summary["run_id"]
+    return summary

@@ -16,12 +16,11 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
-import httpx
 
 from radrbench.baselines.guard import redact
 from radrbench.errors import ServerError
@@ -109,16 +108,13 @@ class RequestRunner:
         self,
         endpoint: Endpoint,
         log: RequestLog,
-        on_done: Callable[[LogEntry], None] | None = None,
         seed: int = 0,
     ):
         self.endpoint = endpoint
         self.log = log
-        self.on_done = on_done
         self._rng = random.Random(seed)
         self._stop = False
         self._failure: LogEntry | None = None
-        self.sent = 0
 
     def _backoff(self, attempt: int, hint: float | None) -> float:
         if hint is not None:
@@ -153,20 +149,7 @@ class RequestRunner:
         while True:
             attempt += 1
             try:
-                self.sent += 1
-                result = await self._attempt(client, request)
-                entry = LogEntry(
-                    key=request.key,
-                    status="ok",
-                    task=request.task,
-                    sample_id=request.sample_id,
-                    attempts=attempt,
-                    faults=faults,
-                    latency_s=time.monotonic() - started,
-                    started=started_wall,
-                    finished=time.time(),
-                    **result,
-                )
+                outcome: dict[str, Any] = {"status": "ok", **await self._attempt(client, request)}
                 break
             except (_Retry, _Final) as problem:
                 reason = problem.reason if isinstance(problem, _Retry) else str(problem)
@@ -181,25 +164,23 @@ class RequestRunner:
                     )
                     await asyncio.sleep(delay)
                     continue
-                entry = LogEntry(
-                    key=request.key,
-                    status="failed",
-                    task=request.task,
-                    sample_id=request.sample_id,
-                    attempts=attempt,
-                    faults=faults,
-                    latency_s=time.monotonic() - started,
-                    started=started_wall,
-                    finished=time.time(),
-                    error=reason,
-                )
-                if self._failure is None:
-                    self._failure = entry
+                outcome = {"status": "failed", "error": reason}
                 self._stop = True
                 break
+        entry = LogEntry(
+            key=request.key,
+            task=request.task,
+            sample_id=request.sample_id,
+            attempts=attempt,
+            faults=faults,
+            latency_s=time.monotonic() - started,
+            started=started_wall,
+            finished=time.time(),
+            **outcome,
+        )
+        if entry.status == "failed" and self._failure is None:
+            self._failure = entry
         self.log.append(entry)
-        if self.on_done is not None and entry.status == "ok":
-            self.on_done(entry)
 
     async def run(self, requests: Iterable[ChatRequest]) -> None:
         """Send every request whose key is not in the log yet; raise on a final failure."""
@@ -230,21 +211,3 @@ class RequestRunner:
                 where=self.endpoint.base_url,
                 hint="fix the server, then run the same command again to resume",
             )
-
-
-def run_requests(
-    endpoint: Endpoint,
-    log: RequestLog,
-    requests: Iterable[ChatRequest],
-    on_done: Callable[[LogEntry], None] | None = None,
-) -> RequestRunner:
-    """Blocking wrapper around :class:`RequestRunner` (returns it for its counters)."""
-    runner = RequestRunner(endpoint, log, on_done)
-    asyncio.run(runner.run(requests))
-    return runner
-
-
-def redact_url(url: str) -> str:
-    """Drop credentials and query strings from a URL before it is written anywhere."""
-    parsed = httpx.URL(url)
-    return str(parsed.copy_with(username=None, password=None, query=None))

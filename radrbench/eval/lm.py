@@ -18,7 +18,7 @@ from lm_eval.api.registry import register_model
 
 from radrbench.errors import ConfigError
 from radrbench.eval.client import Endpoint, RequestRunner
-from radrbench.eval.request_log import LogEntry, RequestLog
+from radrbench.eval.request_log import RequestLog
 from radrbench.eval.requests import (
     ChatRequest,
     Generation,
@@ -69,7 +69,6 @@ class RadrbenchChatLM(LM):  # type: ignore[misc]
         system: str | None = None,
         seed: int | None = 1234,
         wait_for_prefetch: Callable[[set[str]], None] | None = None,
-        on_done: Callable[[LogEntry], None] | None = None,
     ) -> None:
         super().__init__()
         self.endpoint = endpoint
@@ -77,8 +76,6 @@ class RadrbenchChatLM(LM):  # type: ignore[misc]
         self.system = system
         self.seed = seed
         self.wait_for_prefetch = wait_for_prefetch
-        self.on_done = on_done
-        self.requests_sent = 0
 
     def generate_until(self, requests: list[Instance], disable_tqdm: bool = False) -> list[str]:
         import asyncio
@@ -87,9 +84,7 @@ class RadrbenchChatLM(LM):  # type: ignore[misc]
         if self.wait_for_prefetch is not None:
             self.wait_for_prefetch({c.key for c in chat})
         self.log.refresh()
-        runner = RequestRunner(self.endpoint, self.log, self.on_done)
-        asyncio.run(runner.run(chat))
-        self.requests_sent += runner.sent
+        asyncio.run(RequestRunner(self.endpoint, self.log).run(chat))
         texts = []
         for request in chat:
             entry = self.log.get(request.key)

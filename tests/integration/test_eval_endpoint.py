@@ -14,7 +14,7 @@ import pytest
 
 from radrbench.dev._mock_config import MockConfig
 from radrbench.dev.mock_openai import start_mock_process
-from tests.conftest import run_cli
+from tests.conftest import mock_eval_args, run_cli, stable_summary
 
 pytestmark = pytest.mark.server
 
@@ -22,29 +22,7 @@ LIMIT = 6
 
 
 def _eval_args(base_url: str, data: Path, out: Path, *extra: str) -> list[str]:
-    return [
-        "eval",
-        "--endpoint",
-        base_url,
-        "--model",
-        "mock-model",
-        "--data",
-        str(data),
-        "--limit",
-        str(LIMIT),
-        "--out",
-        str(out),
-        "--concurrency",
-        "4",
-        *extra,
-    ]
-
-
-def _stable(summary_path: Path) -> dict[str, object]:
-    summary = json.loads(summary_path.read_text())
-    summary.pop("run")
-    summary.pop("run_id")
-    return summary
+    return mock_eval_args(base_url, data, out, LIMIT, *extra)
 
 
 def test_demo_eval_writes_run_directory(phantom_dir: Path, tmp_path: Path) -> None:
@@ -110,7 +88,7 @@ def test_killed_run_resumes_without_resending(phantom_dir: Path, tmp_path: Path)
         resumed = run_cli(*_eval_args(server.base_url, phantom_dir, run))
         assert resumed.returncode == 0, resumed.stderr
         assert server.stats().count == total - done_before
-    assert _stable(run / "summary.json") == _stable(tmp_path / "clean" / "summary.json")
+    assert stable_summary(run) == stable_summary(tmp_path / "clean")
 
 
 def test_different_options_refuse_to_resume(phantom_dir: Path, tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from radrbench.eval.prefetch import Plan, planned_requests
 from radrbench.eval.requests import Generation
 from radrbench.tasks.catalog import expand_tasks
 from radrbench.tasks.prompts import get_profile
-from tests.conftest import run_cli
+from tests.conftest import mock_eval_args, run_cli, stable_summary
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 LIMIT = 4
@@ -37,30 +37,7 @@ FAULTS = {
 
 
 def _args(url: str, data: Path, out: Path, *extra: str) -> list[str]:
-    return [
-        "eval",
-        "--endpoint",
-        url,
-        "--model",
-        "mock-model",
-        "--data",
-        str(data),
-        "--limit",
-        str(LIMIT),
-        "--out",
-        str(out),
-        "--concurrency",
-        "4",
-        "--timeout",
-        "2",
-        *extra,
-    ]
-
-
-def _stable(run: Path) -> dict[str, Any]:
-    summary = json.loads((run / "summary.json").read_text())
-    del summary["run"], summary["run_id"]
-    return summary
+    return mock_eval_args(url, data, out, LIMIT, "--timeout", "2", *extra)
 
 
 def _done_keys(run: Path) -> set[str]:
@@ -80,7 +57,7 @@ def clean_summary(phantom_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
     with start_mock_process(MockConfig()) as server:
         result = run_cli(*_args(server.base_url, phantom_dir, run))
     assert result.returncode == 0, result.stderr
-    return _stable(run)
+    return stable_summary(run)
 
 
 def test_twenty_percent_faults_give_the_clean_summary(
@@ -94,7 +71,7 @@ def test_twenty_percent_faults_give_the_clean_summary(
         stats = server.stats()
     assert result.returncode == 0, result.stderr
     assert sum(stats.faults.values()) >= 5, stats.faults  # faults really happened
-    assert _stable(tmp_path / "run") == clean_summary
+    assert stable_summary(tmp_path / "run") == clean_summary
 
 
 def test_three_kills_then_resume(
@@ -139,7 +116,7 @@ def test_three_kills_then_resume(
         resent = {r.body_sha256 for r in server.records()} & {body_hash[k] for k in done}
         assert not resent
         assert server.stats().count == len(requests) - len(done)
-    assert _stable(run) == clean_summary
+    assert stable_summary(run) == clean_summary
 
 
 def test_final_failure_stops_with_a_clear_message(phantom_dir: Path, tmp_path: Path) -> None:
