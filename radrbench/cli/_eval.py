@@ -117,17 +117,22 @@ def print_outcome_table(summary: Summary) -> None:
             f"[{estimate['ci_low']:.3f}, {estimate['ci_high']:.3f}]",
             str(task.parse_failed),
         )
-    overall = summary.outcome.overall
-    for metric, estimate in overall.metrics.items():
-        if metric in ("accuracy", "label_f1"):
-            table.add_row(
-                "[bold]overall[/bold]",
-                str(estimate.n),
-                metric,
-                f"{estimate.value:.3f}",
-                f"[{estimate.ci_low:.3f}, {estimate.ci_high:.3f}]",
-                str(overall.parse_failed),
-            )
+    by_family = summary.outcome.by_family
+    for metric in ("accuracy", "label_f1"):
+        estimate = summary.outcome.overall.metrics.get(metric)
+        if estimate is None:
+            continue
+        families = [
+            g for g in by_family.values() if (g.primary == "label_f1") == (metric == "label_f1")
+        ]
+        table.add_row(
+            "[bold]overall[/bold]",
+            str(estimate.n),
+            metric,
+            f"{estimate.value:.3f}",
+            f"[{estimate.ci_low:.3f}, {estimate.ci_high:.3f}]",
+            str(sum(g.parse_failed for g in families)),
+        )
     console.print(table)
 
 
