@@ -15,8 +15,8 @@ from radrbench.errors import RadrbenchError
 
 app = typer.Typer(
     name="radrbench",
-    help="Evaluate chest X-ray multimodal models on RadRBench-CXR: outcome accuracy and "
-    "RadRScore reasoning quality, leaderboards, and ChestX-Reasoner training.",
+    help="Evaluate chest X-ray multimodal models on RadRBench-CXR: outcome accuracy with CIs "
+    "and RadRScore reasoning quality, with ready baselines and their servers.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},

@@ -204,11 +204,10 @@ def eval_command(
         ),
     ] = False,
 ) -> None:
-    """Generate answers for the tasks and print outcome metrics with CIs.
+    """Generate answers for the tasks and print outcome metrics with CIs, then RadRScore.
 
-    Every response is appended to RUN/requests.jsonl as it arrives: run the same command
-    with the same --out to resume a killed run without re-sending finished requests.
-    """
+    Every response is appended to RUN/requests.jsonl as it arrives: run the same command with the same --out to resume a killed run without re-sending finished requests.
+    """  # noqa: E501
     from radrbench.eval.config import EvalConfig
 
     spec, defaults = resolve_model(
