@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from radrbench.data.benchmark import write_benchmark
 from radrbench.data.schema import Sample
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# radrbench's user caches (demo set, judge and embedding caches) go to a fresh folder.
+os.environ.setdefault("RADRBENCH_CACHE", tempfile.mkdtemp(prefix="radrbench-test-cache-"))
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 

