@@ -67,12 +67,12 @@ def load_encoder() -> Any | None:
         from transformers.utils import logging as hf_logging
 
         bar_was_on = hf_logging.is_progress_bar_enabled()
-        hf_logging.disable_progress_bar()  # no "Loading weights" bar in radrbench's output
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # no "Loading weights" bar
         try:
             model = importlib.import_module(PACKAGE).load_model(device="cpu")
         finally:
             if bar_was_on:
-                hf_logging.enable_progress_bar()
+                hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
         model.max_seq_length = _MAX_TOKENS
         model.eval()
     except Exception as error:  # a broken install must not stop the judge
