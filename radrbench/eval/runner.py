@@ -174,6 +174,8 @@ def _evaluate(
             "data_dir": str(next(iter(data_dirs.values()))),
             "prompt_profile": config.prompt_profile,
             "judge": "none",  # radrbench judges after generation ('radrbench score')
+            # radrbench's chat model sends the image files itself: lm-eval decodes nothing
+            "images": "pil" if config.model.kind == "hf" else "paths",
         },
     )
     log = RequestLog(log_path)

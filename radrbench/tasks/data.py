@@ -56,12 +56,16 @@ def task_samples(bench_dir: Path, source: str, family: str, split: str) -> list[
     ]
 
 
-def task_row(sample: Sample, root: Path, profile_name: str, judge: str) -> dict[str, Any]:
-    """A ``datasets`` row: the sample, its prompt, absolute image files and RadRScore judge."""
+def task_row(
+    sample: Sample, root: Path, profile_name: str, judge: str, images: str
+) -> dict[str, Any]:
+    """A ``datasets`` row: the sample, its prompt, absolute image files, RadRScore judge and
+    how ``doc_to_image`` hands images over."""
     row = sample_to_row(sample)
     row["prompt"] = build_prompt(sample, get_profile(profile_name))
     row["image_files"] = [str(root / ref.path) for ref in sample.ordered_images()]
     row["judge"] = judge
+    row["image_mode"] = images
     return row
 
 
@@ -73,13 +77,19 @@ def load_task_dataset(
     split: str = "test",
     prompt_profile: str = "radrbench",
     judge: str = "offline",
+    images: str = "pil",
     **_ignored: Any,
 ) -> datasets.DatasetDict:
     """lm-eval ``custom_dataset``: the task's samples as a one-split ``DatasetDict``.
 
-    Metadata keys (``--metadata``): ``data_dir``, ``split``, ``prompt_profile`` and ``judge``
-    (a RadRScore judge spec; ``none`` reports outcome metrics only).
+    Metadata keys (``--metadata``): ``data_dir``, ``split``, ``prompt_profile``, ``judge``
+    (a RadRScore judge spec; ``none`` reports outcome metrics only) and ``images``: ``pil``
+    (decoded images, for any lm-eval model) or ``paths`` (file paths only, for models that
+    read the files themselves, like radrbench's own chat model: nothing is decoded or held
+    in memory).
     """
+    if images not in ("pil", "paths"):
+        raise ConfigError(f"metadata images={images!r}", hint="use 'pil' or 'paths'")
     import datasets
 
     bench_dir = resolve_data_dir(data_dir, source)
@@ -91,9 +101,10 @@ def load_task_dataset(
             where=str(bench_dir),
             hint="run 'radrbench data stats' on it to see what it holds",
         )
-    rows = [task_row(sample, root, prompt_profile, judge) for sample in samples]
+    rows = [task_row(sample, root, prompt_profile, judge, images) for sample in samples]
     features = row_features()
     features["prompt"] = datasets.Value("string")
     features["image_files"] = datasets.Sequence(datasets.Value("string"))
     features["judge"] = datasets.Value("string")
+    features["image_mode"] = datasets.Value("string")
     return datasets.DatasetDict({split: datasets.Dataset.from_list(rows, features=features)})

@@ -38,8 +38,11 @@ def doc_to_text(doc: dict[str, Any]) -> str:
     return str(doc["prompt"])
 
 
-def doc_to_image(doc: dict[str, Any]) -> list[Image.Image]:
-    """The sample's images, prior first, decoded now and resized for the model."""
+def doc_to_image(doc: dict[str, Any]) -> list[Image.Image] | list[str]:
+    """The sample's images, prior first: decoded and resized for the model, or only their
+    paths when the task metadata says ``images: paths``."""
+    if doc.get("image_mode") == "paths":
+        return list(doc["image_files"])
     return [resize_for_model(open_image(Path(path))) for path in doc["image_files"]]
 
 
