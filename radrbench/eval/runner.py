@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 CONFIG_FILE = "config.json"
 REQUEST_LOG = "requests.jsonl"
 SUMMARY_FILE = "summary.json"
-TEMPLATE_MAX_GEN_TOKS = 2048  # tasks/_radrbench_template.yaml
+DEFAULT_MAX_TOKENS = 2048  # as tasks/_radrbench_template.yaml; radrbench always passes its own
 
 
 @dataclass
@@ -80,7 +80,7 @@ def endpoint_for(config: EvalConfig) -> Endpoint:
 
 
 def generation_for(config: EvalConfig) -> Generation:
-    max_tokens = config.max_tokens or TEMPLATE_MAX_GEN_TOKS
+    max_tokens = config.max_tokens or DEFAULT_MAX_TOKENS
     return Generation.from_gen_kwargs({"max_gen_toks": max_tokens}, seed=config.seed)
 
 
@@ -195,7 +195,8 @@ def _evaluate(
 
         lm = LoggedLocalLM(config, log)
     tracker = EvaluationTracker(output_path=str(run_dir / "results.json"))
-    gen_kwargs = {"max_gen_toks": config.max_tokens} if config.max_tokens else None
+    # The prefetcher planned requests with these settings: pass them, whatever the YAML says.
+    gen_kwargs = {"max_gen_toks": generation_for(config).max_tokens}
     in_process = config.model.kind == "hf"
     results = lm_eval.simple_evaluate(
         model=lm,
