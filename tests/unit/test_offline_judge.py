@@ -155,6 +155,19 @@ def test_recall_and_consistency(judge: OfflineJudge) -> None:
     assert recalled == {"cardiomegaly": True, "pleural_effusion": True, "pneumothorax": False}
 
 
+def test_recall_needs_the_finding_named_alike(judge: OfflineJudge) -> None:
+    chain = ["There is consolidation in the right lower lobe."]
+    ref = reference(judge, chain, "Findings: Right lower lobe consolidation.")
+
+    def recalled(text: str) -> tuple[bool, ...]:
+        model = asyncio.run(judge.extract_findings(text))
+        return asyncio.run(judge.compare_findings(model, ref)).recalled
+
+    assert recalled("The right lower lobe is consolidated.") == (True,)  # same finding
+    assert recalled("There is an opacity in the right lower lobe.") == (True,)  # same place
+    assert recalled("There is an opacity.") == (False,)  # a vaguer finding, no place
+
+
 def test_location_must_agree(judge: OfflineJudge) -> None:
     ref = reference(judge, CHAIN, REPORT)
     model = asyncio.run(judge.extract_findings("A small right pleural effusion is present."))

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from radrbench.metrics.judges._extract import Mention
 from radrbench.metrics.judges._lexicon import Lexicon
 from radrbench.metrics.judges._location import Location, parse_location
+from radrbench.metrics.judges._text import tokenize
 from radrbench.metrics.judges.base import Finding, FindingStatus, StepLabel
 
 _GENERIC = frozenset({"opacity", "abnormality", "density"})
+# Words too common in findings to tell two of them apart.
+_FILLER = frozenset(
+    {"the", "of", "in", "on", "a", "an", "at", "and", "or", "to", "is", "are", "with", "no"}
+    | {"not", "lung", "both"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,17 +28,26 @@ class Item:
     family: str
     positive: bool
     location: Location
+    words: frozenset[str] = frozenset()
+    """The concept and the words naming the finding and its place (filler words left out)."""
 
 
-def item_of(code: str, status: FindingStatus, location: Location, lexicon: Lexicon) -> Item:
+def item_of(
+    code: str, status: FindingStatus, location: Location, lexicon: Lexicon, name: str = ""
+) -> Item:
     spec = lexicon.findings[code]
-    return Item(code, spec.family, status != "absent", location)
+    return Item(code, spec.family, status != "absent", location, _words(code, name, location.text))
+
+
+@lru_cache(maxsize=65536)
+def _words(code: str, name: str, place: str) -> frozenset[str]:
+    return frozenset(t.norm for t in tokenize(f"{name} {place}")) - _FILLER | {code}
 
 
 def items_of_findings(findings: Sequence[Finding], lexicon: Lexicon) -> list[Item | None]:
     """Items of findings; ``None`` for findings whose code the lexicon does not know."""
     return [
-        item_of(f.code, f.status, parse_location(f.location or "", lexicon), lexicon)
+        item_of(f.code, f.status, parse_location(f.location or "", lexicon), lexicon, f.observation)
         if f.code is not None and f.code in lexicon.findings
         else None
         for f in findings
@@ -40,7 +56,9 @@ def items_of_findings(findings: Sequence[Finding], lexicon: Lexicon) -> list[Ite
 
 def items_of_mentions(mentions: Sequence[Mention], lexicon: Lexicon) -> list[Item]:
     return [
-        item_of(m.code, m.status, m.location, lexicon) for m in mentions if m.status is not None
+        item_of(m.code, m.status, m.location, lexicon, m.surface)
+        for m in mentions
+        if m.status is not None
     ]
 
 
@@ -48,13 +66,20 @@ def _related(a: Item, b: Item) -> bool:
     return (a.code == b.code or a.family == b.family) and a.location.compatible(b.location)
 
 
+def _named_alike(a: Item, b: Item) -> bool:
+    """Related findings that share their concept or a word naming them or their place
+    ("left basilar atelectasis" and "collapse at the left base"; not "opacity" for
+    "consolidation")."""
+    return _related(a, b) and bool(a.words & b.words)
+
+
 def recalled(reference: Item, model: Sequence[Item]) -> bool:
-    """A reference finding is recalled by a model finding of its kind and place.
+    """A reference finding is recalled by a model finding named alike.
 
     As in the released protocol, recall is about the observation; whether its status is
     right is factuality's business.
     """
-    return any(_related(reference, m) for m in model)
+    return any(_named_alike(reference, m) for m in model)
 
 
 def consistent(finding: Item, report: Sequence[Item]) -> bool:
@@ -81,13 +106,14 @@ def step_label(
 ) -> StepLabel:
     """Label one reasoning step against the chain's findings.
 
-    An assertion is supported when the chain states the same polarity and contradicted when
-    it states the opposite. A step without either is supported when it discusses what the
-    chain discusses (relevant procedure), else unsupported.
+    An assertion is supported when the chain states the finding, named alike, with the same
+    polarity and contradicted when it states the opposite. A step without either is
+    supported when it discusses what the chain discusses (relevant procedure), else
+    unsupported.
     """
     support = conflict = 0
     for item in asserted:
-        related = [c for c in chain if _related(item, c)]
+        related = [c for c in chain if _named_alike(item, c)]
         if any(c.positive == item.positive for c in related):
             support += 1
         elif related:

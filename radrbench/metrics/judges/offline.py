@@ -1,8 +1,8 @@
 """The offline judge: deterministic, network-free, built on the clinical lexicon.
 
 Findings come from lexicon terms and ConText-style cues (``_extract``); recall,
-consistency with the report and step support come from rules over finding kind, location
-and polarity (``_match``). What the rules cannot settle, a reasoning step in which the
+consistency with the report and step support come from rules over finding kind, wording,
+location and polarity (``_match``). What the rules cannot settle, a reasoning step in which the
 lexicon finds nothing, is settled by MiniLM sentence embeddings (``_embed``): the step is
 supported when it is close enough to a step of the chain. Without the embedding model the
 judge runs on rules alone (such steps are unsupported), and its version says so.
@@ -35,7 +35,7 @@ from radrbench.metrics.judges.base import (
     StepJudgment,
 )
 
-OFFLINE_VERSION = "offline-2"
+OFFLINE_VERSION = "offline-3"
 STEP_THRESHOLD = 0.5
 """Cosine similarity at which a step without lexicon findings counts as supported by a
 chain step (chosen on the development split of the GPT-4o judgments)."""
