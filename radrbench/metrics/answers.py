@@ -21,6 +21,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from radrbench.metrics.label_synonyms import PhraseMatcher, normalize, order_labels, synonyms
 
@@ -78,9 +79,14 @@ def _clean(output: str, options: dict[str, str] | None) -> str:
 
 def _option_list(options: dict[str, str]) -> re.Pattern[str]:
     """An echoed option list: every option, in order, with its own text."""
+    return _option_list_pattern(tuple(options.items()))
+
+
+@lru_cache(maxsize=4096)
+def _option_list_pattern(options: tuple[tuple[str, str], ...]) -> re.Pattern[str]:
     items = [
         rf"\(?{letter}\s*[).:]\s*" + r"\s+".join(map(re.escape, text.split()))
-        for letter, text in options.items()
+        for letter, text in options
     ]
     return re.compile(r"(?:options?\s*:\s*)?" + r"[\s,;]*".join(items) + r"\.?", re.I)
 
