@@ -28,7 +28,6 @@ import time
 from pathlib import Path
 
 from radrbench.data.benchmark import load_samples
-from radrbench.data.phantom import generate_demo
 from radrbench.dev.latency_server import latency_server, read_stats
 
 FAMILIES = ("binary", "single", "multi", "multi_open")
@@ -39,8 +38,20 @@ def make_benchmark(workdir: Path, per_task: int) -> Path:
     studies = 100
     while True:
         bench = workdir / f"bench-{studies}"
-        if not bench.exists():
-            generate_demo(bench, studies=studies, seed=0)
+        if not bench.exists():  # in a subprocess: this process must stay idle while measuring
+            subprocess.run(
+                [
+                    str(BIN / "radrbench"),
+                    "data",
+                    "demo",
+                    "--out",
+                    str(bench),
+                    "--studies",
+                    str(studies),
+                ],
+                check=True,
+                capture_output=True,
+            )
         counts = {f: 0 for f in FAMILIES}
         for s in load_samples(bench, split="test"):
             if s.source == "phantom" and s.task in counts:
@@ -70,6 +81,8 @@ def run_radrbench(url: str, bench: Path, out: Path, per_task: int, c: int) -> No
             str(c),
             "--out",
             str(out),
+            "--judge",
+            "none",
         ],
         check=True,
         capture_output=True,
@@ -95,7 +108,7 @@ def run_lm_eval(url: str, bench: Path, out: Path, per_task: int, c: int) -> None
             "--limit",
             str(per_task),
             "--metadata",
-            json.dumps({"data_dir": str(bench)}),
+            json.dumps({"data_dir": str(bench), "judge": "none"}),
             "--output_path",
             str(out),
         ],
