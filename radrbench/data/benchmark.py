@@ -9,11 +9,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PIL import Image
 from pydantic import ValidationError
 
 from radrbench import __version__
-from radrbench.data.images import open_image
 from radrbench.data.schema import ImageRef, Manifest, Sample
 from radrbench.errors import DataError
 
@@ -149,11 +147,6 @@ def iter_samples(bench_dir: Path) -> Iterator[Sample]:
 
 def load_samples(bench_dir: Path, split: str | None = None) -> list[Sample]:
     return [s for s in iter_samples(bench_dir) if split is None or s.split == split]
-
-
-def load_sample_images(sample: Sample, root: Path) -> list[Image.Image]:
-    """Decode a sample's images in prompt order (prior first)."""
-    return [open_image(root / ref.path) for ref in sample.ordered_images()]
 
 
 # --- datasets view ------------------------------------------------------------------------------

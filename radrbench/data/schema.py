@@ -13,7 +13,6 @@ Source = Literal[
 TaskFamily = Literal["binary", "single", "multi", "multi_open", "anomaly", "temporal"]
 ImageRole = Literal["current", "prior"]
 
-SOURCES: tuple[str, ...] = get_args(Source)
 TASK_FAMILIES: tuple[str, ...] = get_args(TaskFamily)
 # Sources whose data needs a PhysioNet / Stanford credential (the data-use guard applies).
 CREDENTIALED_SOURCES: frozenset[str] = frozenset({"mimic-cxr", "chexpert", "ms-cxr-t"})

@@ -50,19 +50,6 @@ class ValidationReport:
         return count_samples(self.samples)
 
 
-class BenchmarkInvalid(DataError):
-    """Raised by callers that need a valid benchmark; lists every problem."""
-
-    def __init__(self, report: ValidationReport):
-        self.report = report
-        n = len(report.problems)
-        super().__init__(
-            f"{n} problem{'s' if n != 1 else ''} found",
-            where=str(report.bench_dir),
-            hint=f"run 'radrbench data validate {report.bench_dir}' for the full list",
-        )
-
-
 def _check_lines(path: Path, report: ValidationReport) -> dict[str, list[tuple[str, str]]]:
     """Parse every line; return image path → [(file:line, sample id)] for the image checks."""
     first_seen: dict[str, str] = {}

@@ -14,7 +14,7 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -118,15 +118,3 @@ class RequestLog:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-
-    def entries(self) -> list[dict[str, Any]]:
-        """Every line, failed attempts included (for reports)."""
-        if not self.path.exists():
-            return []
-        out = []
-        for raw in self.path.read_bytes().splitlines():
-            try:
-                out.append(json.loads(raw))
-            except ValueError:
-                continue
-        return out

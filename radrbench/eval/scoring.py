@@ -27,7 +27,13 @@ from radrbench.metrics.bootstrap import FloatArray, bootstrap_interval, safe_rat
 from radrbench.metrics.judges import get_judge
 from radrbench.metrics.judges.base import Judge
 from radrbench.metrics.judges.cache import CACHE_FILE, CachedJudge, JudgeCache
-from radrbench.metrics.radrscore import SUB_SCORES, ReferenceCache, SampleScore, score_sample
+from radrbench.metrics.radrscore import (
+    SUB_SCORES,
+    ReferenceCache,
+    SampleScore,
+    score_sample,
+    summarize,
+)
 
 JUDGMENTS_DIR = "judgments"
 Record = tuple[str, Sample, str]  # task, sample, model output
@@ -111,23 +117,24 @@ def _column_of_means(index: int) -> Callable[[FloatArray], FloatArray]:
 
 
 def radrscore_group(scores: Sequence[SampleScore], *, resamples: int, seed: int) -> dict[str, Any]:
-    """Macro means of the sub-scores and RadRScore, with bootstrap CIs, n and failures."""
+    """Macro means of the sub-scores and RadRScore (:func:`summarize`), with bootstrap CIs,
+    n and judge failures."""
+    point = summarize(scores)
     data = _columns(scores)
-    point = _means(data.sum(axis=0, keepdims=True))[0]
-    result: dict[str, Any] = {"n": len(scores)}
-    for index, name in enumerate((*SUB_SCORES, "radrscore")):
-        valid = (
-            int(data[:, 2 * index + 1].sum())
-            if index < 3
-            else int((data[:, 1::2].min(axis=1)).sum())
-        )
-        if valid == 0:
-            result[name] = {"value": None, "ci_low": None, "ci_high": None, "n": 0}
-            continue
+
+    def estimate(value: float | None, n: int, index: int) -> dict[str, Any]:
+        if value is None:
+            return {"value": None, "ci_low": None, "ci_high": None, "n": n}
         low, high = bootstrap_interval(
             data, _column_of_means(index), resamples=resamples, seed=seed
         )
-        result[name] = {"value": float(point[index]), "ci_low": low, "ci_high": high, "n": valid}
+        return {"value": value, "ci_low": low, "ci_high": high, "n": n}
+
+    parts = [getattr(point, name) for name in SUB_SCORES]
+    result: dict[str, Any] = {"n": len(scores)}
+    for index, (name, part) in enumerate(zip(SUB_SCORES, parts, strict=True)):
+        result[name] = estimate(part.mean, part.n, index)
+    result["radrscore"] = estimate(point.radrscore, min(part.n for part in parts), 3)
     result["judge_failures"] = sum(1 for s in scores if s.failures)
     return result
 

@@ -94,28 +94,33 @@ def _judge_batch(items: Sequence[dict[str, Any]]) -> list[Any]:
     return _JUDGED[key]
 
 
-def _macro(items: Sequence[dict[str, Any]], name: str) -> float:
-    values = [getattr(s, name) for s in _judge_batch(items) if s is not None]
-    valid = [float(v) for v in values if v is not None]
-    return sum(valid) / len(valid) if valid else float("nan")
+def _summary(items: Sequence[dict[str, Any]]) -> Any:
+    from radrbench.metrics.radrscore import summarize
+
+    return summarize([score for score in _judge_batch(items) if score is not None])
+
+
+def _mean(items: Sequence[dict[str, Any]], name: str) -> float:
+    mean = getattr(_summary(items), name).mean
+    return float("nan") if mean is None else float(mean)
 
 
 def factuality(items: Sequence[dict[str, Any]]) -> float:
     """Aggregation: macro-averaged factuality (judge failures excluded)."""
-    return _macro(items, "factuality")
+    return _mean(items, "factuality")
 
 
 def completeness(items: Sequence[dict[str, Any]]) -> float:
     """Aggregation: macro-averaged completeness (judge failures excluded)."""
-    return _macro(items, "completeness")
+    return _mean(items, "completeness")
 
 
 def effectiveness(items: Sequence[dict[str, Any]]) -> float:
     """Aggregation: macro-averaged effectiveness (judge failures excluded)."""
-    return _macro(items, "effectiveness")
+    return _mean(items, "effectiveness")
 
 
 def radrscore(items: Sequence[dict[str, Any]]) -> float:
     """Aggregation: RadRScore, the mean of the three macro-averaged sub-scores."""
-    parts = [factuality(items), completeness(items), effectiveness(items)]
-    return sum(parts) / 3
+    value = _summary(items).radrscore
+    return float("nan") if value is None else float(value)
