@@ -53,13 +53,14 @@ def print_radrscore_table(summary: dict[str, Any]) -> None:
 
 
 def judge_run_dir(run_dir: Path, judge: str, concurrency: int) -> dict[str, Any]:
-    from radrbench.eval.scoring import read_records, score_run
+    from radrbench.eval.scoring import score_run
 
-    total = len(read_records(run_dir))
-    with progress_bar(f"judging ({judge})", total) as update:
-        return score_run(
-            run_dir, judge, concurrency=concurrency, progress=lambda done, _total: update(done)
-        )
+    def progress(done: int, total: int) -> None:
+        bar.total(total)
+        bar(done)
+
+    with progress_bar(f"judging ({judge})", None) as bar:
+        return score_run(run_dir, judge, concurrency=concurrency, progress=progress)
 
 
 def score_command(

@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from radrbench.data.benchmark import sample_from_row
 from radrbench.data.schema import Sample
 from radrbench.errors import RunError
+from radrbench.eval.summary import generation_records
 from radrbench.metrics.bootstrap import FloatArray, bootstrap_interval, safe_ratio
 from radrbench.metrics.judges import get_judge
 from radrbench.metrics.judges.base import Judge
@@ -55,16 +55,12 @@ def latest_sample_files(run_dir: Path) -> list[Path]:
 
 def read_records(run_dir: Path) -> list[Record]:
     """(task, sample, output) of every generated sample, ordered by task and doc id."""
-    records: list[tuple[str, int, Sample, str]] = []
+    by_task: dict[str, list[dict[str, Any]]] = {}
     for path in latest_sample_files(run_dir):
+        task = path.name.removeprefix("samples_").rsplit("_", 1)[0]
         with path.open(encoding="utf-8") as handle:
-            for line in handle:
-                row = json.loads(line)
-                task = path.name.removeprefix("samples_").rsplit("_", 1)[0]
-                output = row["resps"][0][0] if row.get("resps") else ""
-                records.append((task, int(row["doc_id"]), sample_from_row(row["doc"]), output))
-    records.sort(key=lambda r: (r[0], r[1]))
-    return [(task, sample, output) for task, _, sample, output in records]
+            by_task[task] = [json.loads(line) for line in handle]
+    return generation_records(by_task)
 
 
 async def judge_records(

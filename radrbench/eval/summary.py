@@ -94,10 +94,12 @@ def _lm_eval_version() -> str:
         return "unknown"
 
 
-def generation_records(results: dict[str, Any]) -> list[tuple[str, Sample, str]]:
-    """(task, sample, model output) for every generated sample of lm-eval's results."""
+def generation_records(
+    samples_by_task: dict[str, list[dict[str, Any]]],
+) -> list[tuple[str, Sample, str]]:
+    """(task, sample, model output) of lm-eval's per-sample records, by task and doc id."""
     records = []
-    for task, task_samples in sorted(results.get("samples", {}).items()):
+    for task, task_samples in sorted(samples_by_task.items()):
         for record in sorted(task_samples, key=lambda r: int(r["doc_id"])):
             output = record["resps"][0][0] if record.get("resps") else ""
             records.append((task, sample_from_row(record["doc"]), str(output)))
@@ -114,7 +116,7 @@ def build_summary(
     price_per_mtok: tuple[float, float] | None = None,
 ) -> Summary:
     """Score every output and aggregate with CIs (per task, family, source, finding)."""
-    records = generation_records(results)
+    records = generation_records(results.get("samples", {}))
     scored: list[tuple[str, Sample, OutcomeScore]] = [
         (task, sample, score_outcome(sample, output)) for task, sample, output in records
     ]
