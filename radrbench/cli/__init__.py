@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from typing import Annotated
@@ -71,4 +72,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
-    sys.exit(main())
+    code = main()
+    # An evaluation leaves ~10^5 objects (lm-eval, datasets, pandas) behind; the collector
+    # would walk them again while the interpreter shuts down (0.5 s here). Freezing them
+    # skips that walk; memory is still released, and every file is already written.
+    gc.freeze()
+    sys.exit(code)

@@ -17,13 +17,12 @@ from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 
 from radrbench.errors import ConfigError
-from radrbench.eval.client import Endpoint, RequestRunner
+from radrbench.eval.endpoint import Endpoint
 from radrbench.eval.request_log import RequestLog
 from radrbench.eval.requests import (
     ChatRequest,
     Generation,
     build_request,
-    image_data_url,
     pil_data_url,
 )
 
@@ -37,19 +36,18 @@ def request_for_instance(
     context, gen_kwargs = instance.args[0], instance.args[1]
     doc: dict[str, Any] = instance.doc or {}
     files: Sequence[str] = doc.get("image_files") or ()
-    if files:
-        urls, ids = [image_data_url(f) for f in files], list(files)
-    else:
+    urls: Callable[[], list[str]] | None = None
+    if not files:  # in-memory images: their PNG bytes are their identity
         visuals = instance.args[2].get("visual", []) if len(instance.args) > 2 else []
-        urls = [pil_data_url(image) for image in visuals]
-        ids = [url[-64:] for url in urls]
+        encoded = [pil_data_url(image) for image in visuals]
+        files, urls = [url[-64:] for url in encoded], lambda: encoded
     return build_request(
         model=endpoint.model,
         task=instance.task_name or "",
         sample_id=str(doc.get("id", instance.doc_id)),
         prompt=str(context),
+        image_ids=files,
         image_urls=urls,
-        image_ids=ids,
         system=system,
         generation=Generation.from_gen_kwargs(gen_kwargs, seed),
     )
@@ -84,7 +82,10 @@ class RadrbenchChatLM(LM):  # type: ignore[misc]
         if self.wait_for_prefetch is not None:
             self.wait_for_prefetch({c.key for c in chat})
         self.log.refresh()
-        asyncio.run(RequestRunner(self.endpoint, self.log).run(chat))
+        if any(c.key not in self.log for c in chat):
+            from radrbench.eval.client import RequestRunner
+
+            asyncio.run(RequestRunner(self.endpoint, self.log).run(chat))
         texts = []
         for request in chat:
             entry = self.log.get(request.key)

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from radrbench.data.benchmark import image_root, read_manifest
-from radrbench.eval.client import Endpoint, RequestRunner
+from radrbench.eval.endpoint import Endpoint
 from radrbench.eval.request_log import RequestLog
-from radrbench.eval.requests import ChatRequest, Generation, build_request, image_data_url
+from radrbench.eval.requests import ChatRequest, Generation, build_request
 from radrbench.tasks.catalog import TaskSpec
 from radrbench.tasks.data import task_samples
 from radrbench.tasks.prompts import PromptProfile, build_prompt
@@ -57,7 +57,6 @@ def planned_requests(plan: Plan, endpoint: Endpoint) -> Iterator[ChatRequest]:
                 task=spec.name,
                 sample_id=sample.id,
                 prompt=build_prompt(sample, plan.profile),
-                image_urls=[image_data_url(f) for f in files],
                 image_ids=files,
                 system=plan.profile.system,
                 generation=plan.generation,
@@ -116,6 +115,8 @@ def start(plan: Plan, endpoint: Endpoint, log_path: Path) -> Prefetch | None:
     try:
         _die_with_parent()
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        from radrbench.eval.client import RequestRunner  # aiohttp: imported by the child only
+
         log = RequestLog(log_path)
         asyncio.run(RequestRunner(endpoint, log).run(planned_requests(plan, endpoint)))
     except BaseException:  # the parent re-sends what is missing and reports errors itself

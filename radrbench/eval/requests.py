@@ -6,9 +6,9 @@ import base64
 import hashlib
 import io
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from functools import lru_cache
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -75,12 +75,20 @@ def pil_data_url(image: Image.Image) -> str:
 
 @dataclass(frozen=True)
 class ChatRequest:
-    """A ready-to-send request: its key, where it comes from, and the JSON body."""
+    """A request: its key, where it comes from, and its JSON body (built on first use).
+
+    The key needs only the images' identities, so a request whose response is already
+    logged never reads or encodes its images.
+    """
 
     key: str
     task: str
     sample_id: str
-    body: bytes
+    build_body: Callable[[], bytes] = field(repr=False, compare=False)
+
+    @cached_property
+    def body(self) -> bytes:
+        return self.build_body()
 
 
 def request_key(
@@ -103,12 +111,36 @@ def build_request(
     task: str,
     sample_id: str,
     prompt: str,
-    image_urls: Sequence[str],
     image_ids: Sequence[str],
     system: str | None,
     generation: Generation,
+    image_urls: Callable[[], Sequence[str]] | None = None,
 ) -> ChatRequest:
-    """Images first (prior before current), then the question text, as one user turn."""
+    """Images first (prior before current), then the question text, as one user turn.
+
+    ``image_ids`` are image file paths (sent via :func:`image_data_url`) unless
+    ``image_urls`` gives the data URLs.
+    """
+
+    def body() -> bytes:
+        urls = image_urls() if image_urls else [image_data_url(f) for f in image_ids]
+        return _body(model, system, prompt, urls, generation)
+
+    return ChatRequest(
+        key=request_key(model, system, prompt, image_ids, generation),
+        task=task,
+        sample_id=sample_id,
+        build_body=body,
+    )
+
+
+def _body(
+    model: str,
+    system: str | None,
+    prompt: str,
+    image_urls: Sequence[str],
+    generation: Generation,
+) -> bytes:
     # Data URLs are base64 (nothing to escape in JSON): splice them into the serialised body
     # instead of making json.dumps copy and scan hundreds of kilobytes per request.
     tokens = [f"@@radrbench-image-{index}@@" for index in range(len(image_urls))]
@@ -125,9 +157,4 @@ def build_request(
     )
     for token, url in zip(tokens, image_urls, strict=True):
         text = text.replace(token, url, 1)
-    return ChatRequest(
-        key=request_key(model, system, prompt, image_ids, generation),
-        task=task,
-        sample_id=sample_id,
-        body=text.encode(),
-    )
+    return text.encode()

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from radrbench.errors import RunError
-from radrbench.eval.client import Endpoint
 from radrbench.eval.config import EvalConfig
+from radrbench.eval.endpoint import Endpoint
 from radrbench.eval.request_log import RequestLog
 from radrbench.eval.requests import Generation
 from radrbench.tasks.catalog import TaskSpec, expand_tasks

@@ -17,7 +17,7 @@ import pytest
 
 from radrbench.dev._mock_responders import echo_reply
 from radrbench.dev.mock_openai import MockConfig, serve_mock, start_mock_process
-from radrbench.eval.client import Endpoint
+from radrbench.eval.endpoint import Endpoint
 from radrbench.eval.prefetch import Plan, planned_requests
 from radrbench.eval.requests import Generation
 from radrbench.tasks.catalog import expand_tasks
