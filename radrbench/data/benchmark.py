@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -117,6 +117,10 @@ def describe_validation_error(error: ValidationError) -> str:
 
 def parse_sample_line(line: str, where: str) -> Sample:
     """Parse one JSONL line, raising ``DataError`` naming ``where`` (file:line)."""
+    return validate_sample(_json_record(line, where), where)
+
+
+def _json_record(line: str, where: str) -> dict[str, Any]:
     try:
         record = json.loads(line)
     except json.JSONDecodeError as error:
@@ -124,14 +128,22 @@ def parse_sample_line(line: str, where: str) -> Sample:
         raise DataError(message, where=where) from error
     if not isinstance(record, dict):
         raise DataError("line is not a JSON object", where=where)
+    return record
+
+
+def validate_sample(record: dict[str, Any], where: str) -> Sample:
     try:
         return Sample.model_validate(record)
     except ValidationError as error:
         raise DataError(describe_validation_error(error), where=where) from error
 
 
-def iter_samples(bench_dir: Path) -> Iterator[Sample]:
-    """Yield samples in file order; the first malformed line raises ``DataError``."""
+def iter_samples(bench_dir: Path, select: Mapping[str, str] | None = None) -> Iterator[Sample]:
+    """Yield samples in file order; the first malformed line raises ``DataError``.
+
+    ``select`` keeps only records whose fields have the given values, checked before a
+    record is validated (reading one task of a large benchmark validates only that task).
+    """
     path = bench_dir / SAMPLES_FILE
     if not path.is_file():
         raise DataError(
@@ -141,8 +153,13 @@ def iter_samples(bench_dir: Path) -> Iterator[Sample]:
         )
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
-            if line.strip():
-                yield parse_sample_line(line, f"{path}:{number}")
+            if not line.strip():
+                continue
+            where = f"{path}:{number}"
+            record = _json_record(line, where)
+            if select and any(record.get(k) != v for k, v in select.items()):
+                continue
+            yield validate_sample(record, where)
 
 
 def load_samples(bench_dir: Path, split: str | None = None) -> list[Sample]:

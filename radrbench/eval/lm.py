@@ -53,6 +53,22 @@ def request_for_instance(
     )
 
 
+def prepare_scoring(requests: Sequence[Instance]) -> None:
+    """Score each radrbench doc against an empty answer while the prefetched responses are
+    still arriving: per-sample answer patterns and label tables are built now, not after
+    the last response (a bad doc is reported by the real scoring, not here)."""
+    from radrbench.data.benchmark import sample_from_row
+    from radrbench.errors import RadrbenchError
+    from radrbench.metrics.outcome import score_outcome
+
+    for request in requests:
+        if request.doc and "answer" in request.doc:
+            try:
+                score_outcome(sample_from_row(request.doc), "")
+            except (RadrbenchError, KeyError, ValueError):
+                continue
+
+
 @register_model("radrbench-chat")
 class RadrbenchChatLM(LM):  # type: ignore[misc]
     """Generation-only lm-eval model backed by an OpenAI-compatible ``/chat/completions``."""
@@ -80,6 +96,7 @@ class RadrbenchChatLM(LM):  # type: ignore[misc]
 
         chat = [request_for_instance(r, self.endpoint, self.system, self.seed) for r in requests]
         if self.wait_for_prefetch is not None:
+            prepare_scoring(requests)
             self.wait_for_prefetch({c.key for c in chat})
         self.log.refresh()
         if any(c.key not in self.log for c in chat):

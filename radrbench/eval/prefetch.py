@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import itertools
 import logging
 import os
 import signal
@@ -21,12 +22,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from radrbench.data.benchmark import image_root, read_manifest
+from radrbench.data.benchmark import image_root, iter_samples, read_manifest
 from radrbench.eval.endpoint import Endpoint
 from radrbench.eval.request_log import RequestLog
 from radrbench.eval.requests import ChatRequest, Generation, build_request
 from radrbench.tasks.catalog import TaskSpec
-from radrbench.tasks.data import task_samples
 from radrbench.tasks.prompts import PromptProfile, build_prompt
 
 logger = logging.getLogger(__name__)
@@ -49,8 +49,9 @@ def planned_requests(plan: Plan, endpoint: Endpoint) -> Iterator[ChatRequest]:
     for spec in plan.specs:
         bench = plan.data_dirs[spec.name]
         root = image_root(bench, read_manifest(bench))
-        samples = task_samples(bench, spec.source, spec.family, "test")
-        for sample in samples[: plan.limit] if plan.limit else samples:
+        # lm-eval takes a task's first `limit` samples in file order: stop reading there
+        select = {"source": spec.source, "task": spec.family, "split": "test"}
+        for sample in itertools.islice(iter_samples(bench, select), plan.limit):
             files = [str(root / ref.path) for ref in sample.ordered_images()]
             yield build_request(
                 model=endpoint.model,

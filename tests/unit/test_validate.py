@@ -7,8 +7,15 @@ from pathlib import Path
 import pytest
 
 from radrbench.cli import main
-from radrbench.data.benchmark import SAMPLES_FILE, load_dataset, load_samples, sample_from_row
+from radrbench.data.benchmark import (
+    SAMPLES_FILE,
+    iter_samples,
+    load_dataset,
+    load_samples,
+    sample_from_row,
+)
 from radrbench.data.validate import validate_benchmark
+from radrbench.errors import DataError
 
 
 def _append(bench: Path, line: str) -> None:
@@ -88,3 +95,19 @@ def test_datasets_view_round_trips(small_benchmark: Callable[[int], Path]) -> No
     dataset = load_dataset(bench)
     assert list(dataset) == ["test"] and len(dataset["test"]) == 3
     assert [sample_from_row(row) for row in dataset["test"]] == load_samples(bench)
+
+
+def test_selected_samples_are_validated_and_the_rest_skipped(
+    small_benchmark: Callable[[int], Path],
+) -> None:
+    bench = small_benchmark(6)
+    everything = load_samples(bench)
+    family = everything[0].task
+    select = {"source": everything[0].source, "task": family, "split": "test"}
+    assert list(iter_samples(bench, select)) == [s for s in everything if s.task == family]
+    broken = _record(bench, 0) | {"id": "broken", "question": ""}
+    _append(bench, json.dumps(broken | {"task": "not-a-family"}))
+    assert len(list(iter_samples(bench, select))) == sum(s.task == family for s in everything)
+    _append(bench, json.dumps(broken))
+    with pytest.raises(DataError, match=r"samples.jsonl:8"):
+        list(iter_samples(bench, select))
