@@ -20,6 +20,7 @@ import httpx
 
 from radrbench.baselines.registry import Baseline, Engine
 from radrbench.errors import ServerError
+from radrbench.processes import stop_process
 
 VLLM_VENV_PYTHON = Path(__file__).resolve().parents[2] / ".venv-vllm" / "bin" / "python"
 INSTALL_HINTS = {
@@ -39,13 +40,7 @@ class ServerHandle:
     log_path: Path
 
     def stop(self, timeout_s: float = 30.0) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout_s)
+        stop_process(self.process, timeout_s)
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:

@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +25,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from radrbench.processes import stop_process
 
 COMPLETION = json.dumps(
     {
@@ -155,8 +158,8 @@ def latency_server(latency: float, timeout_s: float = 30.0) -> Iterator[str]:
             time.sleep(0.02)
         yield f"http://127.0.0.1:{ready.read_text()}/v1"
     finally:
-        process.terminate()
-        process.wait(10)
+        stop_process(process, 10.0)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def read_stats(base_url: str) -> dict[str, Any]:

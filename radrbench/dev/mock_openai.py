@@ -49,6 +49,7 @@ from radrbench.dev._mock_config import (
 )
 from radrbench.dev._mock_stats import MockStats, RequestRecord
 from radrbench.errors import RadrbenchError, ServerError
+from radrbench.processes import stop_process
 
 __all__ = [
     "FAULT_KINDS",
@@ -134,15 +135,9 @@ class MockProcess(MockServer):
 
     def stop(self) -> int:
         """Terminate (then kill if needed) the process; return its exit code."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(STOP_TIMEOUT)
+        code = stop_process(self.process, STOP_TIMEOUT)
         shutil.rmtree(self._workdir, ignore_errors=True)
-        return self.process.returncode
+        return code
 
     def __enter__(self) -> MockProcess:
         return self
