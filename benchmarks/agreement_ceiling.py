@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -31,7 +30,9 @@ from scipy.stats import spearmanr
 from sklearn.ensemble import GradientBoostingRegressor
 from sklearn.model_selection import GroupKFold, cross_val_predict
 
-from radrbench.metrics.agreement import JudgedRecord, load_judgments
+from radrbench.data.official import parse_options
+from radrbench.metrics.agreement import JudgedRecord, load_judgments, record_key
+from radrbench.metrics.answers import parse_choice
 from radrbench.metrics.judges.offline import OfflineJudge
 from radrbench.metrics.radrscore import SUB_SCORES, SampleScore, ScoringItem, score_many
 
@@ -42,13 +43,13 @@ DEFAULT_FILE = (
 
 
 def _answer_right(record: dict[str, object]) -> float:
-    """1 or 0 for a multiple-choice answer found in the output; 0.5 without options."""
-    if record.get("task") == "openi_multi_no_option":
+    """1 when the output chose the right option, else 0; 0.5 for questions without options."""
+    options = parse_options(str(record.get("question") or ""))
+    if not options:
         return 0.5
-    output = str(record.get("prediction") or "")
-    tagged = re.findall(r"<answer>(.*?)</answer>", output, re.S)
-    tail = tagged[-1] if tagged else output[-200:]
-    return float(str(record.get("answer")) in re.findall(r"\b([A-F])\b", tail))
+    gold = parse_choice(str(record.get("answer") or ""), options).letter
+    chosen = parse_choice(str(record.get("prediction") or ""), options).letter
+    return float(gold is not None and chosen == gold)
 
 
 def _features(record: JudgedRecord, raw: dict[str, object], score: SampleScore) -> list[float]:
@@ -88,7 +89,7 @@ def _raw_records(path: Path) -> dict[str, dict[str, object]]:
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if line.strip():
             raw = json.loads(line)
-            records[f"{raw.get('model')}/{raw.get('task')}/{raw.get('index', number)}"] = raw
+            records[record_key(raw, number)] = raw
     return records
 
 

@@ -85,7 +85,7 @@ def _record(raw: dict[str, object], number: int) -> JudgedRecord | None:
         return None
     prediction = raw.get("prediction")
     return JudgedRecord(
-        key=f"{raw.get('model')}/{raw.get('task')}/{raw.get('index', number)}",
+        key=record_key(raw, number),
         model=str(raw.get("model") or "unknown"),
         task=str(raw.get("task") or "unknown"),
         prediction=prediction if isinstance(prediction, str) else _strings(prediction),
@@ -93,6 +93,11 @@ def _record(raw: dict[str, object], number: int) -> JudgedRecord | None:
         report=report,
         reference={name: float(v) for name, v in scores.items() if isinstance(v, int | float)},
     )
+
+
+def record_key(raw: dict[str, object], number: int) -> str:
+    """A record's key: model, task and index (its line number when it has none)."""
+    return f"{raw.get('model')}/{raw.get('task')}/{raw.get('index', number)}"
 
 
 def _strings(value: object) -> tuple[str, ...]:
