@@ -30,6 +30,34 @@ def _lm_eval(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _run_demo(
+    model: str, model_args: str, limit: int, metadata: dict[str, str], out: Path, *extra: str
+) -> dict[str, Any]:
+    """Stock ``lm-eval run`` of ``radrbench_demo`` with the chat template; its results."""
+    result = _lm_eval(
+        "run",
+        "--model",
+        model,
+        "--model_args",
+        model_args,
+        "--apply_chat_template",
+        "--include_path",
+        TASKS_DIR,
+        "--tasks",
+        "radrbench_demo",
+        "--limit",
+        str(limit),
+        "--metadata",
+        json.dumps(metadata),
+        "--output_path",
+        str(out),
+        *extra,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    results: dict[str, Any] = json.loads(next(out.rglob("results_*.json")).read_text())["results"]
+    return results
+
+
 def test_yaml_files_match_the_catalog() -> None:
     names = {p.stem for p in Path(TASKS_DIR).glob("radrbench_*.yaml")}
     assert names == set(TASKS)
@@ -66,31 +94,18 @@ def test_local_chat_completions_with_two_images(phantom_dir: Path, tmp_path: Pat
         return "<think>Looks fine.</think><answer>A</answer>"
 
     with serve_mock(MockConfig(responder=responder)) as server:
-        result = _lm_eval(
-            "run",
-            "--model",
+        results = _run_demo(
             "local-chat-completions",
-            "--model_args",
             f"base_url={server.base_url}/chat/completions,model=mock-model,"
             "max_images=2,tokenizer_backend=none,num_concurrent=2",
-            "--apply_chat_template",
-            "--include_path",
-            TASKS_DIR,
-            "--tasks",
-            "radrbench_demo",
-            "--limit",
-            "2",
-            "--metadata",
-            json.dumps({"data_dir": str(phantom_dir)}),
-            "--output_path",
-            str(tmp_path / "out"),
+            2,
+            {"data_dir": str(phantom_dir)},
+            tmp_path / "out",
         )
-    assert result.returncode == 0, result.stderr[-3000:]
     temporal = [r for r in seen if "progression" in r["text"]]
     assert temporal and all(r["images"] == 2 for r in temporal)
     assert all(r["images"] == 1 for r in seen if r not in temporal)
     assert all("Enclose the reasoning within <think></think>" in r["text"] for r in seen)
-    results = json.loads(next((tmp_path / "out").rglob("results_*.json")).read_text())["results"]
     assert results["radrbench_phantom_binary"]["accuracy,none"] in (0.0, 0.5, 1.0)
     assert "label_f1,none" in results["radrbench_phantom_multi_open"]
 
@@ -99,30 +114,17 @@ def test_local_chat_completions_with_two_images(phantom_dir: Path, tmp_path: Pat
 def test_hf_multimodal_in_process_with_the_tiny_model(
     tiny_qwen2vl: Path, phantom_dir: Path, tmp_path: Path
 ) -> None:
-    result = _lm_eval(
-        "run",
-        "--model",
+    results = _run_demo(
         "hf-multimodal",
-        "--model_args",
         f"pretrained={tiny_qwen2vl},max_images=2,dtype=float32",
+        1,
+        {"data_dir": str(phantom_dir), "judge": "offline"},
+        tmp_path / "out",
         "--device",
         "cpu",
-        "--apply_chat_template",
-        "--include_path",
-        TASKS_DIR,
-        "--tasks",
-        "radrbench_demo",
-        "--limit",
-        "1",
         "--gen_kwargs",
         "max_gen_toks=8",
-        "--metadata",
-        json.dumps({"data_dir": str(phantom_dir), "judge": "offline"}),
-        "--output_path",
-        str(tmp_path / "out"),
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    results = json.loads(next((tmp_path / "out").rglob("results_*.json")).read_text())["results"]
     assert set(results) >= {f"radrbench_phantom_{f}" for f in ("binary", "temporal", "rsna_binary")}
     assert "radrscore,none" in results["radrbench_phantom_temporal"]
     assert "radrscore,none" not in results["radrbench_phantom_rsna_binary"]
