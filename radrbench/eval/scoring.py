@@ -1,4 +1,4 @@
-"""The judging stage: RadRScore of a finished run's outputs, with any judge.
+"""``radrbench score``: the judging stage of :mod:`radrbench.metrics.judging` on a run.
 
 ``score_run`` reads the outputs a run generated (lm-eval's ``samples_*.jsonl``), judges
 every sample that has a reference chain and report, writes per-sample judgments to
@@ -10,33 +10,19 @@ unchanged run makes no judge calls.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from radrbench.data.schema import Sample
 from radrbench.errors import RunError
 from radrbench.eval.summary import generation_records
-from radrbench.metrics.bootstrap import FloatArray, bootstrap_interval, safe_ratio
-from radrbench.metrics.judges import get_judge
-from radrbench.metrics.judges.base import Judge
-from radrbench.metrics.judges.cache import CACHE_FILE, CachedJudge, JudgeCache
-from radrbench.metrics.radrscore import (
-    SUB_SCORES,
-    ReferenceCache,
-    SampleScore,
-    score_sample,
-    summarize,
-)
+from radrbench.metrics.judges.cache import CACHE_FILE
+from radrbench.metrics.judging import Record, judge_cached, radrscore_summary
+from radrbench.metrics.radrscore import SampleScore
 
 JUDGMENTS_DIR = "judgments"
-Record = tuple[str, Sample, str]  # task, sample, model output
 
 
 def latest_sample_files(run_dir: Path) -> list[Path]:
@@ -61,102 +47,6 @@ def read_records(run_dir: Path) -> list[Record]:
         with path.open(encoding="utf-8") as handle:
             by_task[task] = [json.loads(line) for line in handle]
     return generation_records(by_task)
-
-
-async def judge_records(
-    judge: Judge,
-    records: Sequence[Record],
-    *,
-    concurrency: int = 16,
-    progress: Callable[[int], None] | None = None,
-) -> list[SampleScore | None]:
-    """RadRScore per record (``None`` where the sample has no reference), in order."""
-    references = ReferenceCache()
-    limit = asyncio.Semaphore(concurrency)
-    done = 0
-
-    async def one(record: Record) -> SampleScore | None:
-        nonlocal done
-        async with limit:
-            score = await score_sample(judge, record[1], record[2], references)
-        done += 1
-        if progress is not None:
-            progress(done)
-        return score
-
-    return list(await asyncio.gather(*(one(record) for record in records)))
-
-
-def _columns(scores: Sequence[SampleScore]) -> FloatArray:
-    """Per sample: value and validity of each sub-score (a failure is value 0, invalid)."""
-    rows = []
-    for score in scores:
-        row: list[float] = []
-        for name in SUB_SCORES:
-            value = getattr(score, name)
-            row += [0.0 if value is None else float(value), 0.0 if value is None else 1.0]
-        rows.append(row)
-    return np.asarray(rows, dtype=np.float64)
-
-
-def _means(sums: FloatArray) -> FloatArray:
-    """Sub-score means (columns 0..2) and RadRScore (column 3) from column sums."""
-    means = np.stack([safe_ratio(sums[:, 2 * i], sums[:, 2 * i + 1]) for i in range(3)], axis=1)
-    return np.concatenate([means, means.mean(axis=1, keepdims=True)], axis=1)
-
-
-def _column_of_means(index: int) -> Callable[[FloatArray], FloatArray]:
-    def statistic(sums: FloatArray) -> FloatArray:
-        return _means(sums)[:, index]
-
-    return statistic
-
-
-def radrscore_group(scores: Sequence[SampleScore], *, resamples: int, seed: int) -> dict[str, Any]:
-    """Macro means of the sub-scores and RadRScore (:func:`summarize`), with bootstrap CIs,
-    n and judge failures."""
-    point = summarize(scores)
-    data = _columns(scores)
-
-    def estimate(value: float | None, n: int, index: int) -> dict[str, Any]:
-        if value is None:
-            return {"value": None, "ci_low": None, "ci_high": None, "n": n}
-        low, high = bootstrap_interval(
-            data, _column_of_means(index), resamples=resamples, seed=seed
-        )
-        return {"value": value, "ci_low": low, "ci_high": high, "n": n}
-
-    parts = [getattr(point, name) for name in SUB_SCORES]
-    result: dict[str, Any] = {"n": len(scores)}
-    for index, (name, part) in enumerate(zip(SUB_SCORES, parts, strict=True)):
-        result[name] = estimate(part.mean, part.n, index)
-    result["radrscore"] = estimate(point.radrscore, min(part.n for part in parts), 3)
-    result["judge_failures"] = sum(1 for s in scores if s.failures)
-    return result
-
-
-def radrscore_summary(
-    records: Sequence[Record],
-    scores: Sequence[SampleScore | None],
-    *,
-    resamples: int = 1000,
-    seed: int = 0,
-) -> dict[str, Any]:
-    """RadRScore per task and overall (samples without references are left out)."""
-    by_task: dict[str, list[SampleScore]] = defaultdict(list)
-    for (task, _, _), score in zip(records, scores, strict=True):
-        if score is not None:
-            by_task[task].append(score)
-    every = [score for group in by_task.values() for score in group]
-    if not every:
-        return {"overall": None, "by_task": {}}
-    return {
-        "overall": radrscore_group(every, resamples=resamples, seed=seed),
-        "by_task": {
-            task: radrscore_group(group, resamples=resamples, seed=seed)
-            for task, group in sorted(by_task.items())
-        },
-    }
 
 
 def judge_slug(spec: str) -> str:
@@ -196,39 +86,28 @@ def score_run(
         )
     summary: dict[str, Any] = json.loads(summary_path.read_text("utf-8"))
     records = read_records(run_dir)
-    inner = get_judge(judge_spec)
-    cache = JudgeCache(run_dir / CACHE_FILE)
-    judge = CachedJudge(inner, cache)
-
-    async def run() -> list[SampleScore | None]:
-        try:
-            return await judge_records(
-                judge,
-                records,
-                concurrency=concurrency,
-                progress=(lambda done: progress(done, len(records))) if progress else None,
-            )
-        finally:
-            await judge.aclose()
-            await inner.aclose()
-
-    try:
-        scores = asyncio.run(run())
-    finally:
-        cache.close()
-    write_judgments(run_dir / JUDGMENTS_DIR / f"{judge_slug(judge.spec)}.jsonl", records, scores)
+    judged = judge_cached(
+        judge_spec,
+        records,
+        run_dir / CACHE_FILE,
+        concurrency=concurrency,
+        progress=(lambda done: progress(done, len(records))) if progress else None,
+    )
+    scores = judged.scores
+    slug = judge_slug(judged.spec)
+    write_judgments(run_dir / JUDGMENTS_DIR / f"{slug}.jsonl", records, scores)
     result = radrscore_summary(records, scores)
     summary["radrscore"] = result
     summary["judge"] = {
-        "spec": judge.spec,
-        "version": judge.version,
-        "judgments": f"{JUDGMENTS_DIR}/{judge_slug(judge.spec)}.jsonl",
+        "spec": judged.spec,
+        "version": judged.version,
+        "judgments": f"{JUDGMENTS_DIR}/{slug}.jsonl",
         "cache": CACHE_FILE,
     }
     summary["failures"]["judge_failures"] = (result["overall"] or {}).get("judge_failures", 0)
     summary.setdefault("run", {})["judge_calls"] = {
-        "hits": judge.counters.hits,
-        "misses": judge.counters.misses,
+        "hits": judged.counters.hits,
+        "misses": judged.counters.misses,
     }
     write_json(summary_path, summary)
     return summary

@@ -3,12 +3,13 @@
 Outcome aggregations live in :mod:`radrbench.metrics.outcome` and are named there directly.
 RadRScore is judged in one batch per task: ``process_results`` only collects (sample,
 output) items, and the first RadRScore aggregation of a task judges them all concurrently
-(cached, so the other three sub-scores reuse the same judgments).
+with the judging stage of :mod:`radrbench.metrics.judging` (cached, so the other three
+sub-scores reuse the same judgments). The tasks depend on ``radrbench.metrics`` only, never
+on radrbench's own runner (``radrbench.eval``).
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -68,29 +69,13 @@ def process_results(doc: dict[str, Any], results: Sequence[str]) -> dict[str, An
 def _judge_batch(items: Sequence[dict[str, Any]]) -> list[Any]:
     """RadRScore of every item, judged once per batch (all sub-scores share it)."""
     from radrbench.data.demo_cache import cache_root
-    from radrbench.eval.scoring import judge_records
-    from radrbench.metrics.judges import get_judge
-    from radrbench.metrics.judges.cache import CachedJudge, JudgeCache
+    from radrbench.metrics.judging import judge_cached
 
     key = tuple(f"{i['judge']}|{i['doc']['id']}|{hash(i['output'])}" for i in items)
     if key not in _JUDGED:
         records = [("", sample_from_row(i["doc"]), str(i["output"])) for i in items]
-        inner = get_judge(str(items[0]["judge"]))
-        cache_root().mkdir(parents=True, exist_ok=True)
-        cache = JudgeCache(cache_root() / "judge_cache.sqlite")
-        judge = CachedJudge(inner, cache)
-
-        async def run() -> list[Any]:
-            try:
-                return await judge_records(judge, records)
-            finally:
-                await judge.aclose()
-                await inner.aclose()
-
-        try:
-            _JUDGED[key] = asyncio.run(run())
-        finally:
-            cache.close()
+        judged = judge_cached(str(items[0]["judge"]), records, cache_root() / "judge_cache.sqlite")
+        _JUDGED[key] = judged.scores
     return _JUDGED[key]
 
 
