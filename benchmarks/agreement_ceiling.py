@@ -44,11 +44,12 @@ DEFAULT_FILE = (
 
 def _answer_right(record: dict[str, object]) -> float:
     """1 when the output chose the right option, else 0; 0.5 for questions without options."""
-    options = parse_options(str(record.get("question") or ""))
+    question = str(record.get("question") or "")
+    options = parse_options(question)
     if not options:
         return 0.5
-    gold = parse_choice(str(record.get("answer") or ""), options).letter
-    chosen = parse_choice(str(record.get("prediction") or ""), options).letter
+    gold = parse_choice(str(record.get("answer") or ""), options, question=question).letter
+    chosen = parse_choice(str(record.get("prediction") or ""), options, question=question).letter
     return float(gold is not None and chosen == gold)
 
 

@@ -13,17 +13,47 @@ letter or number outside the options, give no answer. Without any letter it matc
 option text (a leading "Yes"/"No", or the one option whose findings are exactly those the
 text asserts). ``parse_labels`` maps free text to CheXpert labels with synonyms and
 negation (see ``label_synonyms``).
+
+Given the question (or the asked finding), ``parse_choice`` also reads a yes/no answer
+stated in words, in a region without letters or option text, against the asked finding:
+the CheXpert label the question names, with its synonyms (else the question's own phrase).
+
+- Yes when the finding (or, for Lung Opacity and Enlarged Cardiomediastinum, a finding
+  under it in the CheXpert hierarchy) is stated: "there is cardiomegaly", "shows an enlarged
+  heart". A committed lean counts as stated ("likely", "suspected", "suggestive of").
+- No when it is negated ("no pneumothorax visible", "pneumothorax is not seen") or a phrase
+  states it is absent ("normal heart size"), or when the whole answer is "negative",
+  "none", "absent" or "normal", or calls the study normal. A normal-study statement
+  qualified as acute ("no acute cardiopulmonary process") rules out only acute findings
+  (effusion, pneumothorax, edema, consolidation, pneumonia), since chronic ones are often
+  reported next to it; no normal-study statement rules out support devices.
+- No answer (a parse failure) when the text both states and denies the finding; when it
+  only says the finding is possible ("possible", "may", "cannot be excluded",
+  "borderline", "atelectasis or pneumonia"), as a hedge between two letters gives none;
+  when it says it cannot tell; when it names the finding only as the cause of another
+  ("effusion due to heart failure"); and when it names another finding but not the asked
+  one. Questions the answer echoes are not statements; a text naming no finding passes on.
+
+For a normal/abnormal question, a text that states a finding (not a device) reads as
+abnormal, and one that only calls a finding possible, or cannot tell, gives no answer.
+Without the question, words other than option text are never guessed.
 """
 
 from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from radrbench.metrics.label_synonyms import PhraseMatcher, normalize, order_labels, synonyms
+from radrbench.metrics.label_synonyms import (
+    Mention,
+    PhraseMatcher,
+    normalize,
+    order_labels,
+    synonyms,
+)
 
 
 @dataclass(frozen=True)
@@ -135,10 +165,23 @@ def _nothing_found(text: str, what: str) -> ParsedAnswer:
 # --- choice tasks ---------------------------------------------------------------------
 
 
-def parse_choice(output: str, options: dict[str, str]) -> ParsedAnswer:
-    """The option letter a model chose, or None with the reason it could not be read."""
+def parse_choice(
+    output: str,
+    options: dict[str, str],
+    *,
+    question: str | None = None,
+    findings: Sequence[str] | None = None,
+) -> ParsedAnswer:
+    """The option letter a model chose, or None with the reason it could not be read.
+
+    ``question`` (the question text the model saw, options included or not) and
+    ``findings`` (names of the finding a yes/no question asks about, used when the question
+    names none) let an answer given in words be read against what was asked; without them
+    only letters and option text count.
+    """
     text = _clean(output, options)
-    parsed = _first(_regions(text, whole=True), lambda region: _choice_in(region, options))
+    asked = _asked(question, findings, options)
+    parsed = _first(_regions(text, whole=True), lambda region: _choice_in(region, options, asked))
     return parsed or _nothing_found(text, "option letter or option text")
 
 
@@ -207,14 +250,14 @@ class _Mention:
     level: int  # _FINAL, _STATED or _MENTIONED
 
 
-def _choice_in(span: str, options: dict[str, str]) -> ParsedAnswer | None:
+def _choice_in(span: str, options: dict[str, str], asked: _Asked | None) -> ParsedAnswer | None:
     whole = _SINGLE_LETTER.match(span)
     if whole:
         return _chosen([whole[1].upper()], options, "the answer is the letter itself")
     mentions = _mentions(span, options)
     if mentions:
         return _decide(mentions, options)
-    return _content_choice(span, options)
+    return _content_choice(span, options, asked)
 
 
 def _mentions(text: str, options: dict[str, str]) -> list[_Mention]:
@@ -324,9 +367,12 @@ def _content_region(text: str) -> str:
     return (concluding or sentences or [""])[-1]
 
 
-def _content_choice(span: str, options: dict[str, str]) -> ParsedAnswer | None:
+def _content_choice(
+    span: str, options: dict[str, str], asked: _Asked | None
+) -> ParsedAnswer | None:
     """The option whose text the span states: exactly, as a leading word, or as the
-    exact set of findings the span asserts."""
+    exact set of findings the span asserts; else, for a yes/no or normal/abnormal
+    question, what the span says about the asked finding (or about any finding)."""
     region = _content_region(span)
     said = re.sub(r"^(?:the|it is|it's)\s+", "", normalize(region))
     exact = [k for k, v in options.items() if normalize(v) == said]
@@ -342,19 +388,18 @@ def _content_choice(span: str, options: dict[str, str]) -> ParsedAnswer | None:
         return ParsedAnswer(leading[0], None, f"option word leads the answer ({leading[0]})")
     keys = {k: _option_keys(v) for k, v in options.items()}
     universe = set().union(*keys.values())
-    if not universe:
-        return None
-    raw = PhraseMatcher({p: p for p in universe})
-    table = synonyms()
-    stated = table.labels.asserted(region) | table.terms.asserted(region) | raw.asserted(region)
-    stated &= universe
-    if not stated:
-        return None
-    matching = [k for k, v in keys.items() if v == stated]
-    if len(matching) == 1:
-        return ParsedAnswer(matching[0], None, f"option content ({matching[0]})")
-    named = ", ".join(sorted(stated))
-    return _fail(f"the text names {named}, which is not exactly one option")
+    if universe:
+        raw = PhraseMatcher({p: p for p in universe})
+        table = synonyms()
+        stated = table.labels.asserted(region) | table.terms.asserted(region)
+        stated = (stated | raw.asserted(region)) & universe
+        if stated:
+            matching = [k for k, v in keys.items() if v == stated]
+            if len(matching) == 1:
+                return ParsedAnswer(matching[0], None, f"option content ({matching[0]})")
+            named = ", ".join(sorted(stated))
+            return _fail(f"the text names {named}, which is not exactly one option")
+    return asked.read(region) if asked else None
 
 
 def _option_keys(text: str) -> frozenset[str]:
@@ -375,6 +420,259 @@ def _option_keys(text: str) -> frozenset[str]:
             or words
         )
     return frozenset(keys)
+
+
+# --- answers in words to yes/no and normal/abnormal questions -------------------------
+
+_ASKED, _ABSENT = "<asked>", "<absent>"  # matcher keys: the asked phrase, "normal heart size"
+# CheXpert's label hierarchy: a present child finding makes its parent present.
+_CHILDREN: dict[str, frozenset[str]] = {
+    "Lung Opacity": frozenset(
+        {"Atelectasis", "Consolidation", "Edema", "Lung Lesion", "Pneumonia"}
+    ),
+    "Enlarged Cardiomediastinum": frozenset({"Cardiomegaly"}),
+}
+# What "no acute cardiopulmonary process" rules out; chronic findings (a large heart, a
+# granuloma, an old fracture, devices) are often reported next to it.
+_ACUTE = frozenset({"Pleural Effusion", "Pneumothorax", "Edema", "Consolidation", "Pneumonia"})
+_NOT_ABNORMAL = frozenset({"No Finding", "Support Devices"})
+_WHOLE_YES = frozenset({"present", "positive", "seen", "identified"})
+_WHOLE_NO = frozenset({"absent", "not present", "not seen", "not identified"})
+
+_QUESTION_STEM = re.compile(r"^(.*?)(?:\?|\bOptions\s*:|$)", re.I | re.S)
+_ASKED_PHRASE = re.compile(
+    r"\b(?:show|shows|showing|signs? of|evidence of|presence of|is there|are there)\s+"
+    r"(?:an?\s+|any\s+)?(.+?)\s*(?:\b(?:in|on) th(?:is|e)\b.*)?$",
+    re.I | re.S,
+)
+_STRONG_BREAK = re.compile(
+    r"[.;!?\n]|\b(?:but|however|although|though|whereas|while|yet|except)\b", re.I
+)
+_HEDGE_BEFORE = re.compile(
+    r"\b(?:possible|possibly|may|might|could|perhaps|maybe|questionable|question of|"
+    r"equivocal|indeterminate|uncertain|borderline|potential(?:ly)?|"
+    r"either|versus|vs|differential|"
+    r"(?:can ?not|can['\u2019]t|could not|couldn['\u2019]t|not) (?:be )?"
+    r"(?:exclude[sd]?|rule[sd]? out))\b",
+    re.I,
+)
+_HEDGE_AFTER = re.compile(
+    r"^[\s,:]*(?:(?:is|are|was|were|be|been|appears?|seems?)\s+)*(?:"
+    r"possible|possibly|questionable|uncertain|equivocal|indeterminate|borderline"
+    r"|(?:not|can ?not|can['\u2019]t|could not|couldn['\u2019]t)\s+(?:be\s+)?"
+    r"(?:excluded|ruled out|determined|assessed)"
+    r"|(?:may|might|could)\s+(?:not\s+)?(?:be\s+)?(?:present|seen|there|visible|noted|exist)"
+    r"|\?)",
+    re.I,
+)
+_NEGATED_AFTER = re.compile(
+    r"^[\s,]*(?:(?:is|are|was|were|has|have|been|be|can|could|does|do|did|will|would)\s+)+"
+    r"(?:not|never)\b"
+    r"|^[\s,]*(?:can ?not|can['\u2019]t|couldn['\u2019]t)\s+be\s+"
+    r"(?:seen|identified|visuali[sz]ed|appreciated|detected|demonstrated)\b",
+    re.I,
+)
+_ALTERNATIVE = re.compile(r"\b(?:or|versus|vs)\.?\s+$|^\s*(?:,\s*)?(?:or|versus|vs)\b", re.I)
+_HYPOTHETICAL_BEFORE = re.compile(
+    r"\b(?:whether|if (?:there|any)|look(?:ing)? for|check(?:ing)? for|assess(?:ing)? for|"
+    r"evaluat(?:e|ing) for|examin(?:e|ing) for|search(?:ing)? for|such as|"
+    r"to (?:rule out|exclude|determine|detect|identify|see))\b",
+    re.I,
+)
+_CAUSE_BEFORE = re.compile(
+    r"\b(?:due to|secondary to|caused by|because of|as a result of|resulting from|result of|"
+    r"related to|attributable to|attributed to|owing to|sequelae? of|complication of)"
+    r"\s+(?:\w+\s+){0,3}$",
+    re.I,
+)
+_UNDECIDED = re.compile(
+    r"\b(?:can ?not|can['\u2019]t|unable to|impossible to|not possible to|difficult to|hard to|"
+    r"not able to)\s+(?:be\s+)?(?:determined?|tell|say|decide|assess(?:ed)?|evaluated?|"
+    r"confirm(?:ed)?|conclude|exclude[d]?|rule out)\b"
+    r"|\b(?:indeterminate|inconclusive|undetermined|uncertain|unclear|equivocal|not sure)\b",
+    re.I,
+)
+_SEEING = re.compile(
+    r"\b(?:can ?not|can['\u2019]t|could not|couldn['\u2019]t)\s+(?:clearly\s+)?"
+    r"(?:see|identify|appreciate|detect|visuali[sz]e|find|observe)\b",
+    re.I,
+)
+_LOCALISED = re.compile(r"^\s+(?:of|in|involving|within)\s+the\s+(?!chest\b)\w+", re.I)
+_HEDGE_WORDS = 6
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """What a yes/no question asks about (CheXpert labels or, failing that, its own
+    phrase), or that a question asks whether the study is normal."""
+
+    letters: tuple[str, str]  # the Yes and No letters; the Normal and Abnormal ones
+    labels: frozenset[str] = frozenset()
+    phrases: tuple[str, ...] = ()
+    anomaly: bool = False
+
+    @property
+    def name(self) -> str:
+        return ", ".join(sorted(self.labels) or self.phrases)
+
+    def read(self, region: str) -> ParsedAnswer | None:
+        statements = " ".join(s for s in _SENTENCE.split(region) if not s.strip().endswith("?"))
+        if not statements.strip():
+            return None
+        if _REFUSAL.search(_SEEING.sub(" ", statements)):
+            return _fail("refusal: no answer given")
+        if self.anomaly:
+            return _read_anomaly(statements, self.letters)
+        return _read_finding(statements, self)
+
+
+def _asked(
+    question: str | None, findings: Sequence[str] | None, options: dict[str, str]
+) -> _Asked | None:
+    """What an answer in words must be read against, or None where that does not apply."""
+    if question is None and not findings:
+        return None
+    words = {normalize(text): letter for letter, text in options.items()}
+    if len(options) == 2 and set(words) == _POLAR:
+        letters = (words["yes"], words["no"])
+        labels, phrases = _asked_finding(question or "")
+        if not labels and not phrases:
+            labels, phrases = _named(findings or ())
+        if len(labels) > 1 or not (labels or phrases):
+            return None  # several findings asked at once, or none recognised
+        return _Asked(letters, labels, phrases)
+    keys = {_option_keys(text): letter for letter, text in options.items()}
+    normal, abnormal = frozenset({"normal"}), frozenset({"abnormal"})
+    if question is not None and len(options) == 2 and set(keys) == {normal, abnormal}:
+        return _Asked((keys[normal], keys[abnormal]), anomaly=True)
+    return None
+
+
+def _asked_finding(question: str) -> tuple[frozenset[str], tuple[str, ...]]:
+    """The CheXpert labels a yes/no question names, else the phrase it asks about."""
+    stem = _QUESTION_STEM.match(question.strip())
+    text = stem[1] if stem else ""
+    labels = {m.key for m in synonyms().labels.mentions(text)} - {"No Finding"}
+    if labels:
+        return frozenset(labels), ()
+    phrase = _ASKED_PHRASE.search(text)
+    words = normalize(phrase[1]) if phrase else ""
+    return frozenset(), (words,) if words else ()
+
+
+def _named(findings: Sequence[str]) -> tuple[frozenset[str], tuple[str, ...]]:
+    table = synonyms()
+    labels, phrases = set(), []
+    for finding in findings:
+        label = table.labels.key_of(finding)
+        if label:
+            labels.add(label)
+        elif normalize(finding):
+            phrases.append(normalize(finding))
+    return frozenset(labels - {"No Finding"}), tuple(dict.fromkeys(phrases))
+
+
+@lru_cache(maxsize=256)
+def _finding_matcher(labels: frozenset[str], phrases: tuple[str, ...]) -> PhraseMatcher:
+    """Every CheXpert label phrase, the asked phrase, and the phrases that state the asked
+    finding is absent ("normal heart size"), in one matcher so that the longest wins."""
+    table = synonyms()
+    absent = {p: _ABSENT for label in sorted(labels) for p in table.absent.get(label, ())}
+    return PhraseMatcher(absent | table.label_phrases | {p: _ASKED for p in phrases})
+
+
+def _status(text: str, mention: Mention) -> str:
+    """How a text states one mention: yes, no, hedge, cause (only as a cause of something
+    else) or hypothetical."""
+    start = _STRONG_BREAK.split(text[: mention.start])[-1]
+    before = " ".join(start.split()[-_HEDGE_WORDS:]) + " "
+    after = _STRONG_BREAK.split(text[mention.end :])[0]
+    if mention.hypothetical or _HYPOTHETICAL_BEFORE.search(before):
+        return "hypothetical"
+    if _CAUSE_BEFORE.search(before):
+        return "cause"
+    if _HEDGE_BEFORE.search(before) or _HEDGE_AFTER.match(after):
+        return "hedge"
+    if mention.negated or _NEGATED_AFTER.match(after):
+        return "no"
+    if _ALTERNATIVE.search(before) or _ALTERNATIVE.match(after):
+        return "hedge"  # "atelectasis or pneumonia"
+    return "yes"
+
+
+def _read_finding(text: str, asked: _Asked) -> ParsedAnswer | None:
+    """Yes or No from what the text says about the asked finding (see the module
+    docstring for the rule)."""
+    yes, no = asked.letters
+    whole = normalize(text)
+    if whole in _WHOLE_YES:
+        return ParsedAnswer(yes, None, f"the answer says the finding is {whole} ({yes})")
+    if whole in _WHOLE_NO or synonyms().whole_answer.key_of(whole) == "No Finding":
+        return ParsedAnswer(no, None, f"the answer says {whole} ({no})")
+    children = frozenset().union(*(_CHILDREN.get(label, frozenset()) for label in asked.labels))
+    statuses: list[str] = []
+    others: set[str] = set()
+    normal: list[bool] = []  # one per normal-study statement: does it rule the finding out?
+    for mention in _finding_matcher(asked.labels, asked.phrases).mentions(text):
+        status = _status(text, mention)
+        if mention.key in asked.labels or mention.key == _ASKED:
+            statuses.append(status)
+        elif mention.key == _ABSENT:
+            statuses.append({"yes": "no", "hedge": "hedge"}.get(status, "hypothetical"))
+        elif mention.key in children and status in ("yes", "hedge"):
+            statuses.append(status)
+        elif mention.key == "No Finding" and mention.asserted:
+            normal.append(_rules_out(text, mention, asked))
+        elif mention.key != "No Finding" and mention.asserted:
+            others.add(mention.key)
+    definite = set(statuses) & {"yes", "no"}
+    if definite == {"yes"}:
+        return ParsedAnswer(yes, None, f"the answer states {asked.name} ({yes})")
+    if definite == {"no"}:
+        return ParsedAnswer(no, None, f"the answer denies {asked.name} ({no})")
+    if definite:
+        return _fail(f"the answer both states and denies {asked.name}")
+    if "hedge" in statuses:
+        return _fail(f"the answer only says {asked.name} is possible")
+    if _UNDECIDED.search(text):
+        return _fail(f"the answer says it cannot tell whether there is {asked.name}")
+    if "cause" in statuses:
+        return _fail(f"the answer names {asked.name} only as the cause of another finding")
+    if any(normal):
+        return ParsedAnswer(no, None, f"the answer calls the study normal ({no})")
+    if normal:
+        return _fail(f"the answer's normal-study statement does not rule out {asked.name}")
+    if others:
+        return _fail(f"the answer names {', '.join(sorted(others))}, not {asked.name}")
+    return None
+
+
+def _rules_out(text: str, mention: Mention, asked: _Asked) -> bool:
+    """Whether a normal-study statement rules out the asked finding: not one limited to
+    acute findings (unless the finding is acute) or to one organ, and never devices."""
+    if "Support Devices" in asked.labels or _LOCALISED.match(text[mention.end :]):
+        return False
+    acute = "acute" in text[mention.start : mention.end].lower()
+    return not acute or (bool(asked.labels) and asked.labels <= _ACUTE)
+
+
+def _read_anomaly(text: str, letters: tuple[str, str]) -> ParsedAnswer | None:
+    """Abnormal when the text states a finding; a possible finding or "cannot tell" gives
+    no answer."""
+    statuses: dict[str, set[str]] = {}
+    for mention in synonyms().labels.mentions(text):
+        if mention.key not in _NOT_ABNORMAL:
+            statuses.setdefault(_status(text, mention), set()).add(mention.key)
+    stated = statuses.get("yes", set()) | statuses.get("cause", set())
+    if stated:
+        named = ", ".join(order_labels(stated))
+        return ParsedAnswer(letters[1], None, f"the answer states {named} ({letters[1]})")
+    if "hedge" in statuses:
+        named = ", ".join(order_labels(statuses["hedge"]))
+        return _fail(f"the answer only says {named} is possible")
+    if _UNDECIDED.search(text):
+        return _fail("the answer says it cannot tell")
+    return None
 
 
 # --- multi_open -----------------------------------------------------------------------

@@ -1,10 +1,11 @@
 """CheXpert label synonyms and answer words, matched in free text with negation cues.
 
 The table lives in ``metrics/label_synonyms.yaml``; this module reads it once and finds
-asserted mentions: a mention is *negated* when a cue ("no", "without", "negative for", …)
-precedes it in its clause or follows it ("… is absent"), and *hypothetical* when it is part
-of a procedure ("look for", "to rule out", "if there is"). Uncertain mentions ("possible
-pneumonia", "cannot exclude") count as asserted.
+asserted mentions: a mention is *negated* when a cue ("no", "without", "negative for",
+"isn't", …) precedes it in its clause or follows it ("… is absent"), and *hypothetical* when
+it is part of a procedure ("look for", "to rule out", "if there is"). Uncertain mentions
+("possible pneumonia", "cannot exclude") count as asserted. The table also lists, per
+label, phrases that state the label is absent without a negation cue ("normal heart size").
 """
 
 from __future__ import annotations
@@ -29,18 +30,21 @@ _SCOPE_BREAK = re.compile(
 )
 _PSEUDO_NEGATION = re.compile(
     r"\b(?:no (?:significant |interval )?(?:change|increase)|not only|"
-    r"(?:can ?not|can't|could not) (?:be )?(?:excluded?|ruled out|rule out)|"
+    r"(?:can ?not|can['\u2019]t|could not|couldn['\u2019]t) (?:be )?"
+    r"(?:excluded?|ruled out|rule out)|"
     r"not (?:be )?(?:excluded|ruled out))\b",
     re.I,
 )
 _NEGATION_BEFORE = re.compile(
-    r"\b(?:no|not|without|absence of|absent|negative for|free of|clear of|rules? out|"
-    r"ruled out|excluded?|resolved|resolution of|neither|nor)\b",
+    r"\b(?:no|not|cannot|never|without|absence of|absent|lack of|negative for|free of|"
+    r"clear of|rules? out|ruled out|excluded?|resolved|resolution of|neither|nor)\b"
+    r"|\w+n['\u2019]t\b",
     re.I,
 )
 _NEGATION_AFTER = re.compile(
     r"^[\s,]*(?:(?:is|are|was|were|has|have|been|appears?|seems?)\s+)*"
-    r"(?:not\b|no longer|absent|excluded|ruled out|unlikely|negative|resolved|gone)"
+    r"(?:not\b|\w+n['\u2019]t\b|no longer|absent|excluded|ruled out|unlikely|negative|resolved"
+    r"|gone)"
     r"|^\s*[:\-\u2013]\s*(?:no|none|absent|negative|not)\b",
     re.I,
 )
@@ -127,8 +131,10 @@ class Synonyms:
     """The parsed synonym file."""
 
     labels: PhraseMatcher
+    label_phrases: dict[str, str]  # phrase -> CheXpert label, what ``labels`` matches
     whole_answer: PhraseMatcher
     terms: PhraseMatcher
+    absent: dict[str, tuple[str, ...]]  # label -> phrases that state it is absent
 
 
 @cache
@@ -140,14 +146,19 @@ def synonyms() -> Synonyms:
     except (OSError, yaml.YAMLError) as error:
         message = f"cannot read the label synonym table: {error}"
         raise ConfigError(message, where=str(path)) from error
-    unknown = set(data.get("labels", {})) - set(CHEXPERT_LABELS)
+    unknown = (set(data.get("labels", {})) | set(data.get("absent", {}))) - set(CHEXPERT_LABELS)
     if unknown:
         raise ConfigError(f"unknown CheXpert labels {sorted(unknown)}", where=str(path))
     label_phrases = {label: label for label in CHEXPERT_LABELS} | _invert(data.get("labels", {}))
     return Synonyms(
         labels=PhraseMatcher(label_phrases),
+        label_phrases=label_phrases,
         whole_answer=PhraseMatcher(_invert(data.get("whole_answer", {}))),
         terms=PhraseMatcher(_invert(data.get("answer_terms", {}))),
+        absent={
+            str(label): tuple(str(p) for p in phrases)
+            for label, phrases in data.get("absent", {}).items()
+        },
     )
 
 

@@ -85,7 +85,13 @@ def gold_labels(sample: Sample) -> list[str]:
 def score_outcome(sample: Sample, output: str) -> OutcomeScore:
     """Parse ``output`` for ``sample`` and score it against the ground truth."""
     if sample.task != "multi_open":
-        parsed = parse_choice(output, sample.options or {})
+        parsed = parse_choice(
+            output,
+            sample.options or {},
+            question=sample.question,
+            # The asked finding of a yes/no question; other families list the answer here.
+            findings=sample.findings if sample.task == "binary" else None,
+        )
         return OutcomeScore(
             sample_id=sample.id,
             task=sample.task,
