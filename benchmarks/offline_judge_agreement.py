@@ -1,8 +1,11 @@
 """Agreement of a judge with the released GPT-4o RadRScore judgments.
 
 Per sub-score: per-sample Spearman correlation with GPT-4o's sub-scores on all records, on
-the development part and on the held-out part (split by study), and the system means
-(models, model/task groups) with the share of system pairs ordered alike.
+the development part and on the held-out part (split by study); for every pair of models on
+the same task, GPT-4o's difference of means with its bootstrap 95% CI (paired over shared
+items) and this judge's difference: the pairs GPT-4o separates (CI excludes 0) and how many
+of those this judge orders the same way; the system means and whether both judges rank the
+models alike.
 
 Usage: python benchmarks/offline_judge_agreement.py [--judge offline] [--file PATH]
 """
@@ -14,7 +17,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from radrbench.metrics.agreement import AgreementPart, judge_agreement
+from radrbench.metrics.agreement import AgreementPart, PairAgreement, judge_agreement
 from radrbench.metrics.judges import get_judge
 from radrbench.metrics.radrscore import SUB_SCORES
 
@@ -44,14 +47,41 @@ async def main(spec: str, path: Path) -> None:
     print(f"{'Spearman':<12}{'n':>6} " + " ".join(f"{s:>13}" for s in SUB_SCORES))
     for name in ("all", "development", "held_out"):
         print(_row(name, getattr(report, name)))
+    print("pairs separated by GPT-4o (95% CI excludes 0) / ordered alike by this judge:")
+    print(f"{'':<12}{'pairs':>6} " + " ".join(f"{s:>13}" for s in SUB_SCORES))
+    for name in ("all", "development", "held_out"):
+        print(_pairs_row(name, getattr(report, name)))
+    print("same-task system pairs, difference of means (GPT-4o [95% CI] / this judge):")
+    for sub_score in SUB_SCORES:
+        print(f"  {sub_score}:")
+        for name in ("all", "development", "held_out"):
+            for pair in getattr(report, name).sub_scores[sub_score].pairs:
+                print(f"    {name:<12}{_pair(pair)}")
     print("system means (this judge / GPT-4o):")
     for sub_score in SUB_SCORES:
         agreement = report.all.sub_scores[sub_score]
         means = ", ".join(f"{s} {a:.3f}/{b:.3f}" for s, (a, b) in agreement.system_means.items())
-        share = agreement.system_pairs_agreeing
         print(f"  {sub_score}: {means}")
-        print(f"    models ordered alike: {agreement.models_ordered_alike}", end="")
-        print(f"; system pairs ordered alike: {share:.2f}" if share is not None else "")
+        print(f"    models ordered alike: {agreement.models_ordered_alike}")
+
+
+def _pairs_row(name: str, part: AgreementPart) -> str:
+    agreements = [part.sub_scores[sub_score] for sub_score in SUB_SCORES]
+    pairs = len(agreements[0].pairs)
+    cells = [f"{a.separated_pairs} / {a.separated_ordered_alike}" for a in agreements]
+    return f"{name:<12}{pairs:>6} " + " ".join(f"{cell:>13}" for cell in cells)
+
+
+def _pair(pair: PairAgreement) -> str:
+    x, y = pair.systems
+    how = f"paired n={pair.n[0]}" if pair.paired else f"unpaired n={pair.n[0]}/{pair.n[1]}"
+    ci = "-" if pair.ci_low is None else f"[{pair.ci_low:+.3f}, {pair.ci_high:+.3f}]"
+    verdict = "separated" if pair.separated else "not separated"
+    alike = "ordered alike" if pair.ordered_alike else "ordered differently"
+    return (
+        f"{x} - {y} ({how}): {pair.reference_difference:+.3f} {ci} / "
+        f"{pair.judge_difference:+.3f}  {verdict}, {alike}"
+    )
 
 
 if __name__ == "__main__":

@@ -131,8 +131,11 @@ def judge_agreement_command(
 ) -> None:
     """Agreement of a judge with released GPT-4o RadRScore judgments.
 
-    Prints per sub-score the per-sample Spearman correlation and whether the two judges
-    order the systems (models) the same way.
+    Prints per sub-score the per-sample Spearman correlation and how the two judges order
+    systems: of the pairs of models on the same task, those GPT-4o separates beyond its
+    bootstrap 95% CI (paired over shared items), and how many of those this judge orders
+    the same way (the other pairs are coin flips); and whether it ranks the models (all
+    tasks pooled) as GPT-4o does.
     """
     from rich.table import Table
 
@@ -155,26 +158,40 @@ def judge_agreement_command(
             await built.aclose()
 
     report = asyncio.run(run())
-    table = Table(title=f"agreement with GPT-4o — judge {judge}", title_justify="left")
+    table = Table(
+        title=f"agreement with GPT-4o — judge {judge}",
+        title_justify="left",
+        caption="system pairs: two models on the same task; separated by GPT-4o: its bootstrap "
+        "95% CI of the difference excludes 0; ordered alike: of those, the pairs this judge "
+        "orders the same way; models ordered alike: both judges rank the models' means over "
+        "all their tasks alike (raw, no CI)",
+        caption_justify="left",
+    )
+    table.add_column("records", no_wrap=True)
+    table.add_column("sub-score", no_wrap=True)
     for column in (
-        "records",
-        "sub-score",
         "Spearman",
         "n",
         "judge failed",
-        "system pairs agreeing",
+        "system pairs",
+        "separated by GPT-4o",
+        "ordered alike",
+        "models ordered alike",
     ):
-        table.add_column(column, justify="left" if column in ("records", "sub-score") else "right")
+        table.add_column(column, justify="right")
     for part_name in ("all", "development", "held_out"):
         part = getattr(report, part_name)
         for name, agreement in part.sub_scores.items():
-            spearman, pairs = agreement.spearman, agreement.system_pairs_agreeing
+            spearman, models = agreement.spearman, agreement.models_ordered_alike
             table.add_row(
                 f"{part_name} ({part.n})",
                 name,
                 "-" if spearman is None else f"{spearman:.3f}",
                 str(agreement.n),
                 str(agreement.judge_failures),
-                "-" if pairs is None else f"{pairs:.2f}",
+                str(len(agreement.pairs)),
+                str(agreement.separated_pairs),
+                str(agreement.separated_ordered_alike),
+                "-" if models is None else ("yes" if models else "no"),
             )
     console.print(table)

@@ -27,6 +27,33 @@ class Interval(NamedTuple):
     high: float
 
 
+def resampled_sums(values: ArrayLike, *, resamples: int = 1000, seed: int = 0) -> FloatArray:
+    """Column sums of ``resamples`` samples drawn with replacement, shape (resamples, k).
+
+    ``values`` holds one row per sample (a 1-D array is one column).
+    """
+    data = np.asarray(values, dtype=np.float64)
+    data = data[:, None] if data.ndim == 1 else data
+    n = len(data)
+    if n == 0:
+        raise ValueError("cannot bootstrap an empty sample")
+    rng = np.random.default_rng(seed)
+    per_chunk = max(1, _MAX_CELLS // (n * data.shape[1]))
+    sums = np.empty((resamples, data.shape[1]), dtype=np.float64)
+    for first in range(0, resamples, per_chunk):
+        size = min(per_chunk, resamples - first)
+        rows = rng.integers(0, n, size=(size, n))
+        sums[first : first + size] = data[rows].sum(axis=1)
+    return sums
+
+
+def percentile_interval(stats: ArrayLike, confidence: float = 0.95) -> Interval:
+    """The central ``confidence`` percentile interval of bootstrap statistics."""
+    tail = (1.0 - confidence) / 2.0
+    low, high = np.quantile(np.asarray(stats, dtype=np.float64), [tail, 1.0 - tail])
+    return Interval(float(low), float(high))
+
+
 def bootstrap_interval(
     values: ArrayLike,
     statistic: Statistic,
@@ -40,21 +67,8 @@ def bootstrap_interval(
     ``values`` holds one row per sample (a 1-D array is one column). The result depends
     only on the values, the statistic and the three settings.
     """
-    data = np.asarray(values, dtype=np.float64)
-    data = data[:, None] if data.ndim == 1 else data
-    n = len(data)
-    if n == 0:
-        raise ValueError("cannot bootstrap an empty sample")
-    rng = np.random.default_rng(seed)
-    per_chunk = max(1, _MAX_CELLS // (n * data.shape[1]))
-    stats = np.empty(resamples, dtype=np.float64)
-    for first in range(0, resamples, per_chunk):
-        size = min(per_chunk, resamples - first)
-        rows = rng.integers(0, n, size=(size, n))
-        stats[first : first + size] = statistic(data[rows].sum(axis=1))
-    tail = (1.0 - confidence) / 2.0
-    low, high = np.quantile(stats, [tail, 1.0 - tail])
-    return Interval(float(low), float(high))
+    sums = resampled_sums(values, resamples=resamples, seed=seed)
+    return percentile_interval(statistic(sums), confidence)
 
 
 def safe_ratio(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
