@@ -11,9 +11,10 @@ import pytest
 
 from radrbench.data.benchmark import MANIFEST_FILE, SAMPLES_FILE, load_samples, sha256_file
 from radrbench.data.images import open_image
-from radrbench.data.phantom import generate_demo
+from radrbench.data.phantom import PhantomCase, generate_demo, phantom_cases
 from radrbench.data.phantom.render import SCANNERS, render
-from radrbench.data.phantom.truth import Finding, Study, sample_anatomy
+from radrbench.data.phantom.text import change_of
+from radrbench.data.phantom.truth import KIND_LABELS, Finding, Study, sample_anatomy
 from radrbench.data.schema import CHEXPERT_LABELS, TASK_FAMILIES, Sample
 from radrbench.errors import ConfigError
 
@@ -242,3 +243,160 @@ def test_cross_center_scanners_look_different() -> None:
 def test_no_studies_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="at least 1"):
         generate_demo(tmp_path / "empty", studies=0)
+
+
+# --- report styles: archive-style texts and their claims -----------------------------------
+
+# Words a sentence uses for each claim's label, over both styles.
+CLAIM_WORDS = {
+    **REPORT_WORDS,
+    "Lung Opacity": ("opacity", "opacities", "haziness", "hazy", "airspace", "lungs are"),
+    "Pneumonia": ("pneumonia", "infection"),
+    "Fracture": ("osseous", "fracture", "bones"),
+    "Edema": ("edema", "congestion"),
+    "Support Devices": ("tube", "catheter", "pacemaker", "pacer", "line", "ett", "devices"),
+    "Cardiomegaly": ("cardiomegaly", "heart", "cardiac", "cardiomediastinal"),
+    "Pleural Effusion": ("effusion", "costophrenic"),
+    "Lung Lesion": ("nodule", "mass"),
+}
+HEDGES = ("likely", "may ", "possible", "possibly", "cannot be excluded", "not excluded",
+          "potentially", "could", "borderline", "top normal", "concerning")  # fmt: skip
+NEGATIONS = ("no ", "without", "resolved", "resolution", "removed", "no longer", "normal",
+             "clear", "unremarkable", "sharp")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def archive_cases() -> list[PhantomCase]:
+    return phantom_cases("archive", 120, seed=3)
+
+
+def _texts(cases: list[PhantomCase]) -> list[tuple[str, tuple[str, ...], str | None]]:
+    return [(c.report, c.chain, c.prior_report) for c in cases]
+
+
+def test_archive_cases_are_deterministic_for_a_seed(archive_cases: list[PhantomCase]) -> None:
+    again = phantom_cases("archive", 120, seed=3)
+    assert _texts(again) == _texts(archive_cases)
+    assert [c.findings for c in again] == [c.findings for c in archive_cases]
+    assert _texts(phantom_cases("archive", 120, seed=4)) != _texts(archive_cases)
+    assert phantom_cases("archive", 40, seed=3) == archive_cases[:40]  # a prefix of more
+
+
+def test_archive_reports_read_like_archive_reports(archive_cases: list[PhantomCase]) -> None:
+    reports = [c.report for c in archive_cases]
+    assert all("IMPRESSION:" in r for r in reports)
+    assert any("FINDINGS:" not in r for r in reports)  # findings stated in the impression only
+    assert sum("___" in r for r in reports) > len(reports) / 3
+    assert any("INDICATION:" in r for r in reports) and any("COMPARISON:" in r for r in reports)
+    text = " ".join(reports).lower()
+    phrases = ("unchanged", "new ", "resolv", "removed", "et tube", "ij ", "ng tube", "likely",
+               "cannot be excluded", "no pneumothorax.", "as compared to the previous")  # fmt: skip
+    for phrase in phrases:
+        assert phrase in text, phrase
+    temporal = [c for c in archive_cases if c.change is not None]
+    assert temporal and all(c.task == "temporal" for c in temporal)
+    assert any(c.change is not None and c.change.resolved for c in temporal)
+
+
+def test_archive_claims_match_the_text(archive_cases: list[PhantomCase]) -> None:
+    for case in archive_cases:
+        texts = [s.text.lower() for s in case.statements]
+        for statement in case.statements:
+            text = statement.text.lower()
+            if statement.section in ("indication", "comparison", "examination"):
+                assert not statement.claims, statement
+            for claim in statement.claims:
+                if claim.label is None:
+                    continue
+                assert any(w in text for w in CLAIM_WORDS[claim.label]), (claim, text)
+                if claim.status == "uncertain":
+                    assert any(h in text for h in HEDGES), (claim, text)
+                if claim.status == "absent":
+                    assert any(n in text for n in NEGATIONS), (claim, text)
+                if claim.side in ("right", "left") and claim.label != "Support Devices":
+                    assert claim.side in text or "rul" in text or "rml" in text, (claim, text)
+        assert case.report.lower().replace("\n", " ").count(": ") >= 1
+        assert all(t in case.report.lower() for t in texts)
+
+
+def test_archive_claims_match_the_truth(archive_cases: list[PhantomCase]) -> None:
+    for case in archive_cases:
+        study, change = case.study, case.change
+        stated = {c.label: c for c in case.findings if c.label and c.status != "absent"}
+        # Every present finding is stated, present or hedged, with its side.
+        for finding in study.findings:
+            assert finding.label in stated, (finding, case.report)
+        denied = {c.label for c in case.findings if c.label and c.status == "absent"}
+        gone = {KIND_LABELS[f.kind] for f in change.resolved} if change else set()
+        # Nothing present is denied, except a device removed while another stays.
+        assert not (denied - {"Support Devices"}) & set(study.labels), case.report
+        for label in set(stated) - set(study.labels):
+            assert label in ("Lung Opacity", "Pneumonia"), (label, case.report)
+        if change is not None:
+            tracked = stated[KIND_LABELS[change.kind]]
+            assert tracked.change == change_of(change), case.report
+            for finding in change.resolved:
+                assert finding in change.prior.findings or finding.kind == "devices"
+                resolved = [c for c in case.findings if c.change == "resolved"]
+                assert resolved and all(c.status == "absent" for c in resolved), case.report
+                assert {c.label for c in resolved} == gone
+        for claims in case.chain_claims:  # chains state nothing their report contradicts
+            for claim in claims:
+                if claim.label is None or claim.time != "current":
+                    continue
+                if claim.label in study.labels:
+                    assert claim.status != "absent", claim
+                elif claim.status != "absent":  # an interpretation the report also makes
+                    assert claim.label in ("Lung Opacity", "Pneumonia"), claim
+                    assert claim.label in stated, (claim, case.report)
+
+
+def test_openi_cases_are_the_demo_texts(samples: list[Sample]) -> None:
+    """phantom_cases writes the same texts as the demo benchmark for the same study."""
+    cases = phantom_cases("openi", 6, seed=7)
+    assert all(c.style == "openi" for c in cases)
+    for case in cases:
+        truth = {f.label for f in case.study.findings}
+        present = {c.label for c in case.findings if c.status == "present"}
+        assert truth <= present
+        assert case.report.startswith("FINDINGS: ") and "\nIMPRESSION: " in case.report
+        assert len(case.chain) == len(case.chain_claims)
+        assert case.sample.report == case.report
+
+
+def test_archive_demo_keeps_the_truth_and_records_claims(
+    bench: Path, samples: list[Sample], tmp_path: Path
+) -> None:
+    out = tmp_path / "archive"
+    manifest = generate_demo(out, studies=STUDIES, seed=7, report_style="archive")
+    assert manifest.generator["report_style"] == "archive"
+    archive = load_samples(out)
+
+    def studies(listed: list[Sample]) -> dict[str, tuple[Any, list[str]]]:
+        found: dict[str, tuple[Any, list[str]]] = {}
+        for sample in listed:
+            key = f"{sample.source}/{sample.meta['study_id']}"
+            found.setdefault(key, (sample.meta["findings"], []))[1].append(sample.task)
+        return found
+
+    # Same studies with the same truth and the same task families; the questions' wording
+    # and option order follow the text generator, so they may differ.
+    assert studies(archive) == studies(samples)
+    for sample in archive:
+        if sample.source != "phantom":
+            assert "report_style" not in sample.meta
+            continue
+        assert sample.meta["report_style"] == "archive"
+        claims = sample.meta["report_findings"]
+        labels = {c["label"] for c in claims if c["status"] != "absent"}
+        assert {f["label"] for f in sample.meta["findings"]} <= labels
+        if sample.task == "temporal":
+            assert sample.meta["prior_report_findings"]
+            assert any(c.get("change") for c in claims)
+    assert all("report_style" not in s.meta for s in samples)
+    # The style changes the words, not the studies: current images are the same pixels.
+    for path in sorted((out / "images").rglob("*.png")):
+        if not path.stem.endswith("-prior"):
+            assert path.read_bytes() == (bench / path.relative_to(out)).read_bytes(), path
+    with pytest.raises(ConfigError, match="report style"):
+        generate_demo(tmp_path / "bad", studies=2, report_style="mimic")  # type: ignore[arg-type]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from radrbench.data.phantom.text import Writer, describe, term
+from radrbench.data.phantom.claims import Claim, absent, claims_of, general
+from radrbench.data.phantom.text import Writer, change_of, describe, term
 from radrbench.data.phantom.truth import (
     KIND_LABELS,
     LABEL_KINDS,
@@ -67,6 +68,11 @@ class StudyQuestions:
             **fields,
         )
 
+    def _claims(self, labels: list[str]) -> tuple[Claim, ...]:
+        """The claims naming the study's findings of ``labels``."""
+        found = (self.study.finding(LABEL_KINDS[label]) for label in labels)
+        return tuple(c for f in found if f is not None for c in claims_of(f))
+
     def _conclude(self, steps: list[str], ending: str) -> list[str]:
         start = [self.writer.quality()] if len(steps) < 4 and self.rng.random() < 0.5 else []
         return start + steps + [ending]
@@ -84,9 +90,15 @@ class StudyQuestions:
         letter = "A" if positive else "B"
         steps = self.writer.survey(self.study, kind, 3)
         if positive:
-            ending = f"Therefore, the image shows {term(label)}, so the answer is A) Yes."
+            ending = self.writer.note(
+                f"Therefore, the image shows {term(label)}, so the answer is A) Yes.",
+                *self._claims([label]),
+            )
         else:
-            ending = f"Therefore, there is no evidence of {term(label)}, so the answer is B) No."
+            ending = self.writer.note(
+                f"Therefore, there is no evidence of {term(label)}, so the answer is B) No.",
+                absent(kind),
+            )
         return self._sample(
             "binary",
             f"-{slug(label)}",
@@ -107,11 +119,15 @@ class StudyQuestions:
         kinds = [LABEL_KINDS[t] for t in options.values() if t != NO_FINDING]
         steps = [self.writer.observe(kind, self.study) for kind in kinds]
         if answer == NO_FINDING:
-            ending = f"No region shows an abnormality, so the answer is {letter}) {NO_FINDING}."
+            ending = self.writer.note(
+                f"No region shows an abnormality, so the answer is {letter}) {NO_FINDING}.",
+                general("abnormality"),
+            )
         else:
-            ending = (
+            ending = self.writer.note(
                 f"Of the options only {term(answer)} is present, so the answer is "
-                f"{letter}) {answer}."
+                f"{letter}) {answer}.",
+                *self._claims([answer]),
             )
         return self._sample(
             "single",
@@ -160,8 +176,10 @@ class StudyQuestions:
         offered = {label for s in sets for label in s}
         if self.study.findings:
             listing = "the findings are " + " and ".join(term(t) for t in self.study.labels)
+            listed = self._claims(self.study.labels)
         else:
             listing = "no region shows an abnormality"
+            listed = (general("abnormality"),)
         question = "Which findings are in this chest X-ray?"
         open_answer = ", ".join(term(label) for label in self.study.labels)
         choice = self._sample(
@@ -174,7 +192,9 @@ class StudyQuestions:
             findings=self.study.labels,
             reasoning=self._conclude(
                 self._multi_steps(offered),
-                f"Taken together, {listing}, so the answer is {letter}) {answer}.",
+                self.writer.note(
+                    f"Taken together, {listing}, so the answer is {letter}) {answer}.", *listed
+                ),
             ),
         )
         open_ = self._sample(
@@ -185,7 +205,8 @@ class StudyQuestions:
             answer_text=open_answer,
             findings=self.study.labels,
             reasoning=self._conclude(
-                self._multi_steps(offered), f"Taken together, {listing}: {open_answer}."
+                self._multi_steps(offered),
+                self.writer.note(f"Taken together, {listing}: {open_answer}.", *listed),
             ),
         )
         return choice, open_
@@ -197,13 +218,15 @@ class StudyQuestions:
             self.study, None, 4 if normal else min(5, len(self.study.findings) + 1)
         )
         if normal:
-            ending = (
-                "Every region is normal, so the chest X-ray is normal and the answer is A) Normal."
+            ending = self.writer.note(
+                "Every region is normal, so the chest X-ray is normal and the answer is A) Normal.",
+                general("abnormality"),
             )
         else:
             names = " and ".join(describe(f) for f in self.study.findings)
-            ending = (
-                f"Because of the {names}, the chest X-ray is abnormal; the answer is B) Abnormal."
+            ending = self.writer.note(
+                f"Because of the {names}, the chest X-ray is abnormal; the answer is B) Abnormal.",
+                *(c for f in self.study.findings for c in claims_of(f)),
             )
         letter = "A" if normal else "B"
         return self._sample(
@@ -221,25 +244,19 @@ class StudyQuestions:
         label = KIND_LABELS[change.kind]
         options = dict(zip("ABC", PROGRESSIONS, strict=True))
         letter = "ABC"[PROGRESSIONS.index(change.progression)]
-        before, now = change.prior.finding(change.kind), self.study.finding(change.kind)
+        now = self.study.finding(change.kind)
         assert now is not None
-        prior_step = (
-            f"On the prior image there is a {describe(before)}."
-            if before
-            else f"On the prior image there is no {term(label)}."
-        )
-        current = self.writer.observe(change.kind, self.study)
-        comparison = {
-            "stable": f"Compared with the prior, the {term(label)} is unchanged in extent.",
-            "worsening": f"Compared with the prior, the {term(label)} has increased in extent.",
-            "improving": f"Compared with the prior, the {term(label)} has decreased in extent.",
-        }[change.progression]
-        steps = [prior_step, f"On the current image: {current[0].lower()}{current[1:]}", comparison]
+        steps = [
+            self.writer.prior_step(change),
+            self.writer.current_step(change, self.study),
+            self.writer.comparison_step(change, self.study),
+        ]
         others = [f for f in self.study.findings if f.kind != change.kind][:1]
-        steps += [f"The {describe(f)} is unchanged between the two images." for f in others]
-        ending = (
+        steps += [self.writer.unchanged_step(f) for f in others]
+        ending = self.writer.note(
             f"Therefore the {term(label)} is {change.progression}; the answer is "
-            f"{letter}) {change.progression}."
+            f"{letter}) {change.progression}.",
+            *claims_of(now, change=change_of(change)),
         )
         question = (
             "Given the prior and the current chest X-ray of the same patient, identify the "

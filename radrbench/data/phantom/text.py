@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+
 import numpy as np
 
-from radrbench.data.phantom.truth import Change, Finding, Study
+from radrbench.data.phantom.claims import (
+    ChangeWord,
+    Claim,
+    Notebook,
+    ReportText,
+    Statement,
+    absent,
+    claims_of,
+    general,
+)
+from radrbench.data.phantom.truth import KIND_LABELS, Change, Finding, Study
 
 SEVERITY_WORDS: dict[str, tuple[str, str, str]] = {
     "effusion": ("small", "moderate", "large"),
@@ -92,19 +105,50 @@ def describe(finding: Finding) -> str:
     return f"{severity(finding)} {located(finding)}"
 
 
+_OPACITY_WORDS = re.compile(r"\b(?:opacity|opacified|haziness|hazy)\b", re.IGNORECASE)
+
+
+def described(text: str, finding: Finding) -> tuple[Claim, ...]:
+    """The claims of a sentence describing ``finding``: the finding, and the lung opacity
+    the sentence names when it describes another finding by its opacity."""
+    claims = claims_of(finding)
+    if finding.kind not in ("opacity", "devices") and _OPACITY_WORDS.search(text):
+        first = claims[0]
+        opacity = Claim("lung opacity", "Lung Opacity", "present", first.location, first.side)
+        return (opacity, *claims)
+    return claims
+
+
 class Writer:
-    """Chooses among phrasings with one seeded RNG, so every text is reproducible."""
+    """Chooses among phrasings with one seeded RNG, so every text is reproducible.
+
+    Every sentence it writes is recorded in ``notes`` with the claims it makes (see
+    ``radrbench.data.phantom.claims``), so reports and chains carry their own ground truth.
+    This is the Open-i-like style of the demo benchmark; ``ArchiveWriter`` writes in the
+    style of large hospital archives.
+    """
+
+    style = "openi"
 
     def __init__(self, rng: np.random.Generator) -> None:
         self.rng = rng
+        self.notes = Notebook()
 
     def pick(self, *options: str) -> str:
         return options[int(self.rng.integers(len(options)))]
+
+    def note(self, text: str, *claims: Claim, form: str = "") -> str:
+        """Record the claims of ``text`` and return it."""
+        return self.notes.note(text, claims, form)
 
     # --- report -----------------------------------------------------------------------------
 
     def sentence(self, finding: Finding, study: Study) -> str:
         """One FINDINGS sentence for a present finding."""
+        text = self._sentence(finding, study)
+        return self.note(text, *described(text, finding))
+
+    def _sentence(self, finding: Finding, study: Study) -> str:
         kind, sev, side = finding.kind, severity(finding), _side(finding)
         lobe = LOBE_NAMES.get(finding.lobe or "", "")
         if kind == "devices":
@@ -164,31 +208,59 @@ class Writer:
         lines = []
         if not present - {"devices", "cardiomegaly"}:
             lines.append(
-                self.pick("The lungs are clear.", "The lungs are well expanded and clear.")
+                self.note(
+                    self.pick("The lungs are clear.", "The lungs are well expanded and clear."),
+                    absent("opacity"),
+                )
             )
         elif not present & {"consolidation", "opacity"}:
-            lines.append(self.pick("No focal consolidation.", "There is no focal consolidation."))
+            lines.append(
+                self.note(
+                    self.pick("No focal consolidation.", "There is no focal consolidation."),
+                    absent("consolidation"),
+                )
+            )
         pleural = [k for k in ("effusion", "pneumothorax") if k not in present]
         if len(pleural) == 2:
             lines.append(
-                self.pick("No pleural effusion or pneumothorax.", "No effusion or pneumothorax.")
+                self.note(
+                    self.pick(
+                        "No pleural effusion or pneumothorax.", "No effusion or pneumothorax."
+                    ),
+                    absent("effusion"),
+                    absent("pneumothorax"),
+                )
             )
         elif pleural == ["effusion"]:
-            lines.append(self.pick("No pleural effusion.", "The costophrenic angles are sharp."))
+            lines.append(
+                self.note(
+                    self.pick("No pleural effusion.", "The costophrenic angles are sharp."),
+                    absent("effusion"),
+                )
+            )
         elif pleural == ["pneumothorax"]:
-            lines.append("No pneumothorax.")
+            lines.append(self.note("No pneumothorax.", absent("pneumothorax")))
         if "cardiomegaly" not in present:
             lines.append(
-                self.pick(
-                    "The heart size is normal.", "The cardiomediastinal silhouette is normal."
+                self.note(
+                    self.pick(
+                        "The heart size is normal.", "The cardiomediastinal silhouette is normal."
+                    ),
+                    absent("cardiomegaly"),
                 )
             )
         if "edema" not in present and present:
-            lines.append(self.pick("No pulmonary edema.", "No pulmonary vascular congestion."))
+            text = self.pick("No pulmonary edema.", "No pulmonary vascular congestion.")
+            concept = "pulmonary edema" if "edema" in text else "vascular congestion"
+            lines.append(self.note(text, absent("edema", concept=concept)))
         return lines
 
     def report(self, study: Study, change: Change | None = None) -> str:
         """FINDINGS and IMPRESSION; with ``change``, phrased against the prior study."""
+        return self.report_text(study, change).text
+
+    def report_text(self, study: Study, change: Change | None = None) -> ReportText:
+        """The report with the claims of each sentence (``report`` is its text)."""
         findings = sorted(study.findings, key=lambda f: _ORDER.index(f.kind))
         sentences = []
         if change is not None:
@@ -198,44 +270,101 @@ class Writer:
                     "Compared with the prior study:",
                 )
             )
-        impression = []
+        impression: list[tuple[str, tuple[Claim, ...]]] = []
         for finding in findings:
             if change is not None and finding.kind == change.kind:
                 sentences.append(self.change_sentence(change, finding))
-                impression.append(f"{change_word(change)} {describe(finding)}")
+                word = change_word(change)
+                impression.append(
+                    (f"{word} {describe(finding)}", claims_of(finding, change=_CHANGES[word]))
+                )
             else:
                 sentences.append(self.sentence(finding, study))
-                impression.append(describe(finding) + " in place" * (finding.kind == "devices"))
+                impression.append(
+                    (
+                        describe(finding) + " in place" * (finding.kind == "devices"),
+                        claims_of(finding),
+                    )
+                )
         sentences += self.negatives(study)
         sentences.append(
-            self.pick("No acute osseous abnormality.", "The visualized bones are intact.")
+            self.note(
+                self.pick("No acute osseous abnormality.", "The visualized bones are intact."),
+                absent("fracture", concept="acute osseous abnormality"),
+            )
         )
         if not impression:
-            summary = self.pick("No acute cardiopulmonary process.", "Normal chest radiograph.")
+            text = self.pick("No acute cardiopulmonary process.", "Normal chest radiograph.")
+            summary = [Statement(text, (general("acute cardiopulmonary process"),), "impression")]
         elif len(impression) == 1:
-            summary = impression[0][0].upper() + impression[0][1:] + "."
+            text, claims = impression[0]
+            summary = [Statement(text[0].upper() + text[1:] + ".", claims, "impression")]
         else:
-            summary = " ".join(
-                f"{n}. {item[0].upper()}{item[1:]}." for n, item in enumerate(impression, 1)
+            summary = [
+                Statement(f"{n}. {item[0].upper()}{item[1:]}.", claims, "impression")
+                for n, (item, claims) in enumerate(impression, 1)
+            ]
+        return ReportText(
+            (
+                ("FINDINGS", tuple(self.notes.statement(s, "findings") for s in sentences)),
+                ("IMPRESSION", tuple(summary)),
             )
-        return f"FINDINGS: {' '.join(sentences)}\nIMPRESSION: {summary}"
+        )
 
     def change_sentence(self, change: Change, current: Finding) -> str:
         prior = change.prior.finding(change.kind)
         name = located(current)
+        word = change_word(change)
+        claims = claims_of(current, change=_CHANGES[word])
         if change.progression == "stable":
-            return self.pick(
+            text = self.pick(
                 f"The {describe(current)} is unchanged.",
                 f"Stable {describe(current)} compared with the prior study.",
             )
+            return self.note(text, *claims)
         if prior is None:
-            return f"There is a new {describe(current)}."
+            return self.note(f"There is a new {describe(current)}.", *claims)
         verb = "increased" if change.progression == "worsening" else "decreased"
-        return self.pick(
+        text = self.pick(
             f"The {name} has {verb} since the prior study, now {severity(current)}.",
             f"Interval {'increase' if verb == 'increased' else 'decrease'} in the {name}, "
             f"previously {severity(prior)} and now {severity(current)}.",
         )
+        return self.note(text, *claims)
+
+    # --- temporal chain steps -------------------------------------------------------------------
+
+    def prior_step(self, change: Change) -> str:
+        """What the prior image showed of the tracked finding."""
+        before = change.prior.finding(change.kind)
+        if before is None:
+            text = f"On the prior image there is no {term(KIND_LABELS[change.kind])}."
+            return self.note(text, replace(absent(change.kind), time="prior"))
+        claims = [replace(c, time="prior") for c in claims_of(before)]
+        return self.note(f"On the prior image there is a {describe(before)}.", *claims)
+
+    def current_step(self, change: Change, study: Study) -> str:
+        """What the current image shows of the tracked finding."""
+        current = self.observe(change.kind, study)
+        text = f"On the current image: {current[0].lower()}{current[1:]}"
+        return self.notes.note(text, self.notes.claims.get(current, ()))
+
+    def comparison_step(self, change: Change, study: Study) -> str:
+        """How the tracked finding changed."""
+        now = study.finding(change.kind)
+        assert now is not None
+        label = term(KIND_LABELS[change.kind])
+        text = {
+            "stable": f"Compared with the prior, the {label} is unchanged in extent.",
+            "worsening": f"Compared with the prior, the {label} has increased in extent.",
+            "improving": f"Compared with the prior, the {label} has decreased in extent.",
+        }[change.progression]
+        return self.note(text, *claims_of(now, change=change_of(change)))
+
+    def unchanged_step(self, finding: Finding) -> str:
+        """Another finding, the same on both images."""
+        text = f"The {describe(finding)} is unchanged between the two images."
+        return self.note(text, *claims_of(finding, change="stable"))
 
     # --- reasoning ----------------------------------------------------------------------------
 
@@ -250,7 +379,12 @@ class Writer:
         """One step: what a region shows and what that implies for ``kind``."""
         finding = study.finding(kind)
         if finding is None:
-            return self._absent(kind, study)
+            return self.note(self._absent(kind, study), absent(kind))
+        text = self._observe(finding, study)
+        return self.note(text, *described(text, finding))
+
+    def _observe(self, finding: Finding, study: Study) -> str:
+        kind = finding.kind
         sev, side = severity(finding), _side(finding)
         lobe = LOBE_NAMES.get(finding.lobe or "", "")
         if kind == "cardiomegaly":
@@ -377,6 +511,19 @@ _ABSENT: dict[str, tuple[str, ...]] = {
         "No radiopaque lines or tubes are seen, so there are no support devices.",
     ),
 }
+
+
+_CHANGES: dict[str, ChangeWord] = {
+    "stable": "stable",
+    "new": "new",
+    "increasing": "worsening",
+    "decreasing": "improving",
+}
+
+
+def change_of(change: Change) -> ChangeWord:
+    """The tracked finding's change as a claim records it (``new`` when the prior lacked it)."""
+    return _CHANGES[change_word(change)]
 
 
 def change_word(change: Change) -> str:

@@ -146,6 +146,9 @@ class Change:
     kind: str
     progression: str  # "stable", "worsening" or "improving"
     prior: Study
+    resolved: tuple[Finding, ...] = ()
+    """Findings of the prior study that are gone from the current one (a removed device is a
+    ``devices`` finding listing it); the prior study includes them."""
 
 
 def sample_anatomy(rng: np.random.Generator) -> Anatomy:
@@ -264,3 +267,41 @@ def sample_change(
     )
     prior = Study(prior_id, current.patient_id, prior_anatomy, prior_findings)
     return current, Change(kind, progression, prior)
+
+
+_RESOLVABLE: tuple[str, ...] = (
+    "effusion", "pneumothorax", "consolidation", "opacity", "atelectasis", "edema", "devices"
+)  # fmt: skip
+
+
+def add_resolved(rng: np.random.Generator, current: Study, change: Change) -> Change:
+    """Add to the prior study a finding that has since resolved (or a device since removed).
+
+    The current study is unchanged; the change lists the finding in ``resolved``.
+    """
+    present = {f.kind for f in current.findings}
+    prior = change.prior
+    kinds = [
+        k
+        for k in _RESOLVABLE
+        if k == "devices" or (k not in present and _compatible(k, prior.findings))
+    ]
+    kind = _pick(rng, kinds)
+    if kind == "devices":
+        worn = prior.finding("devices")
+        worn_devices = worn.devices if worn is not None else ()
+        free = [d for d in DEVICES if d not in worn_devices]
+        if not free:
+            return change
+        device = _pick(rng, free)
+        removed = Finding("devices", 1, devices=(device,))
+        merged = Finding(
+            "devices", 1, devices=tuple(d for d in DEVICES if d in {*worn_devices, device})
+        )
+        findings = (*(f for f in prior.findings if f.kind != "devices"), merged)
+    else:
+        removed = replace(
+            sample_finding(kind, rng, prior.findings), severity=int(rng.integers(1, 3))
+        )
+        findings = (*prior.findings, removed)
+    return replace(change, prior=replace(prior, findings=findings), resolved=(removed,))
