@@ -7,6 +7,11 @@ Per sample, on the ``<think>`` part of the output (without one: the output minus
 - factuality = model findings consistent with the report / model findings;
 - effectiveness = model steps supported by the chain / model steps.
 
+Text the model echoed from its prompt (the question, the option list, the reasoning-format
+instruction) is not reasoning and is dropped first. A step that repeats an earlier step of
+the same output counts once: judges label each point once, and steps with the same words
+are kept once whatever the judge returns.
+
 An empty list scores 0 and still counts (as the released evaluation does); a judge failure
 gives ``None``, is excluded from the averages and counted. Averages are macro (over
 samples). RadRScore is the mean of the three (our convention: the paper's rule is not
@@ -43,22 +48,97 @@ _THINK = re.compile(r"<think>(.*?)(?:</think>|$)", re.DOTALL | re.IGNORECASE)
 _ANSWER = re.compile(r"<answer>.*?(?:</answer>|$)", re.DOTALL | re.IGNORECASE)
 _TAGS = re.compile(r"</?(?:think|answer)>", re.IGNORECASE)
 _TRANSCRIPT = re.compile(r"(?:^|\n)assistant\s*\n", re.IGNORECASE)
+_PIECE = re.compile(r"[^.!?\n]+[.!?]*")
+_OPTION_LINE = re.compile(r"^\s*\(?([A-Fa-f])\s*[).:]\s*(\S.{0,80})$")
+_INSTRUCTIONS = (
+    "Let's think step by step.",
+    "Enclose the reasoning within <think></think> and the answer within <answer></answer>.",
+    "Answer with the option's letter (or the list of findings) only.",
+    "Options:",
+)
 
 
-def reasoning_text(output: str | Sequence[str]) -> str:
+def reasoning_text(output: str | Sequence[str], prompt: str | None = None) -> str:
     """The reasoning part of a model output.
 
     The last ``<think>`` block; without one, the output minus its ``<answer>`` block. A chat
     transcript echoed before the reply (``…assistant\\n``) is dropped first; a list of
-    strings (some servers return one per choice) is joined.
+    strings (some servers return one per choice) is joined. Then what the model echoed from
+    its prompt goes (:func:`strip_echo`).
     """
     text = output if isinstance(output, str) else "\n".join(str(part) for part in output)
     turns = _TRANSCRIPT.split(text)
     text = turns[-1]
     blocks = [str(block) for block in _THINK.findall(text) if block.strip()]
     if blocks:
-        return blocks[-1].strip()
-    return _TAGS.sub("", _ANSWER.sub("", text)).strip()
+        return strip_echo(blocks[-1], prompt)
+    return strip_echo(_TAGS.sub("", _ANSWER.sub("", text)), prompt)
+
+
+def _words(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def strip_echo(text: str, prompt: str | None = None) -> str:
+    """``text`` without what it copies from the prompt.
+
+    Dropped: sentences that repeat a sentence of ``prompt`` (the question with its options)
+    or of the reasoning-format instructions word for word, option lines ("B) No") naming one
+    of the prompt's options, and runs of three or more option lines in letter order
+    ("A) ... B) ... C) ...") even without the prompt. An option's text alone ("pleural
+    effusion.") is kept: it may be the model's own conclusion.
+    """
+    echoes = {
+        _words(piece)
+        for source in [prompt or "", *_INSTRUCTIONS]
+        for line in source.splitlines()
+        if not _OPTION_LINE.match(line)
+        for piece in _PIECE.findall(line)
+    } - {""}
+    options = {
+        (match[1].upper(), _words(match[2]))
+        for line in (prompt or "").splitlines()
+        if (match := _OPTION_LINE.match(line))
+    }
+    lines = text.splitlines()
+    echoed = _option_runs(lines)
+    kept: list[str] = []
+    for number, line in enumerate(lines):
+        option = _OPTION_LINE.match(line)
+        if number in echoed or (option and (option[1].upper(), _words(option[2])) in options):
+            continue
+        pieces = _PIECE.findall(line)
+        own = [piece for piece in pieces if _words(piece) not in echoes]
+        kept.append(line if len(own) == len(pieces) else "".join(own).strip())
+    return "\n".join(kept).strip()
+
+
+def _option_runs(lines: Sequence[str]) -> set[int]:
+    """Indices of lines in runs of three or more option lines lettered A, B, C, ..."""
+    letters = [match[1].upper() if (match := _OPTION_LINE.match(line)) else "" for line in lines]
+    found: set[int] = set()
+    start = 0
+    while start < len(lines):
+        end = start
+        while end < len(lines) and letters[end] == "ABCDEF"[end - start : end - start + 1]:
+            end += 1
+        if end - start >= 3:
+            found.update(range(start, end))
+        start = max(end, start + 1)
+    return found
+
+
+def distinct_steps(steps: Sequence[StepJudgment]) -> list[StepJudgment]:
+    """Steps without those that repeat an earlier step word for word (a point counts once)."""
+    seen: set[str] = set()
+    kept: list[StepJudgment] = []
+    for step in steps:
+        key = _words(step.text)
+        if key and key in seen:
+            continue
+        seen.add(key)
+        kept.append(step)
+    return kept
 
 
 def ratio(flags: Sequence[bool]) -> float:
@@ -164,9 +244,13 @@ async def score_reasoning(
     chain: Sequence[str],
     report: str,
     references: ReferenceCache | None = None,
+    prompt: str | None = None,
 ) -> SampleScore:
-    """Score one model output against a ground-truth chain and report."""
-    reasoning = reasoning_text(output)
+    """Score one model output against a ground-truth chain and report.
+
+    ``prompt`` (the question with its options) lets the echoed question be recognised.
+    """
+    reasoning = reasoning_text(output, prompt)
     cache = references if references is not None else ReferenceCache()
     reference = await cache.get(judge, chain, report)
     if reference is None:
@@ -196,6 +280,8 @@ async def score_reasoning(
             failures.append("compare")
     if steps is None:
         failures.append("steps")
+    else:
+        steps = distinct_steps(steps)
     return _score(sample_id, judge, reasoning, reference, findings, comparison, steps, failures)
 
 
@@ -239,17 +325,19 @@ async def score_sample(
         chain=sample.reasoning,
         report=sample.report,
         references=references,
+        prompt=sample.question,
     )
 
 
 @dataclass(frozen=True)
 class ScoringItem:
-    """One output to score: sample id, output, chain and report."""
+    """One output to score: sample id, output, chain, report and (optional) prompt."""
 
     sample_id: str
     output: str | Sequence[str]
     chain: Sequence[str]
     report: str
+    prompt: str | None = None
 
 
 async def score_many(
@@ -272,6 +360,7 @@ async def score_many(
                 chain=item.chain,
                 report=item.report,
                 references=cache,
+                prompt=item.prompt,
             )
 
     return list(await asyncio.gather(*(one(item) for item in items)))

@@ -42,8 +42,14 @@ class _Cue:
     end: int
 
 
-def extract_mentions(text: str, lexicon: Lexicon) -> list[Mention]:
-    """All finding mentions of a text, asserted and hypothetical, in reading order."""
+def extract_mentions(
+    text: str, lexicon: Lexicon, skip: frozenset[int] = frozenset()
+) -> list[Mention]:
+    """All finding mentions of a text, asserted and hypothetical, in reading order.
+
+    Sentences whose index is in ``skip`` (noise) are passed over: they mention nothing and
+    settle no earlier topic.
+    """
     mentions: list[Mention] = []
     previous_topics: list[Mention] = []
     step_topics: list[Mention] = []
@@ -51,6 +57,9 @@ def extract_mentions(text: str, lexicon: Lexicon) -> list[Mention]:
     for index, sentence in enumerate(sentences(text)):
         if sentence.step != current_step:
             current_step, step_topics = sentence.step, []
+        if index in skip:
+            previous_topics = []
+            continue
         found, topics = _sentence_mentions(
             sentence, index, lexicon, [*previous_topics, *step_topics]
         )

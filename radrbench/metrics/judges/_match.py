@@ -109,7 +109,8 @@ def step_label(
     An assertion is supported when the chain states the finding, named alike, with the same
     polarity and contradicted when it states the opposite. A step without either is
     supported when it discusses what the chain discusses (relevant procedure), else
-    unsupported.
+    unsupported; a checklist of findings most of which the chain never discusses is not
+    relevant procedure.
     """
     support = conflict = 0
     for item in asserted:
@@ -122,6 +123,8 @@ def step_label(
         return "contradicted"
     if support:
         return "supported"
-    if any(code in chain_codes for code in topics):
+    listed = set(topics)
+    relevant = listed & chain_codes
+    if relevant and 2 * len(relevant) >= len(listed):
         return "supported"
     return "unsupported"

@@ -8,6 +8,13 @@ supported when it is close enough to a step of the chain. Without the embedding 
 judge runs on rules alone (such steps are unsupported), and its version says so.
 Reference-side work (chain and report mentions, chain embeddings) is cached per text, so
 scoring a new model output only processes that output.
+
+The model's reasoning is read more warily than the references (DESIGN §5): sentences that
+state nothing (word salad, repetition loops, token debris; ``_degenerate``) give no
+findings and only unsupported steps; a step that repeats an earlier step of the output
+(the same findings in nearly the same words) counts once; and a step without findings is
+supported by a chain step's likeness, and a plan ("First, assess the image quality") only by
+a plan of the chain: generic plans ("I will examine the lungs") support no statement.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from radrbench.metrics.judges import _match
+from radrbench.metrics.judges._degenerate import noise_sentences
 from radrbench.metrics.judges._embed import (
     MODEL_TAG,
     Embedder,
@@ -26,7 +34,7 @@ from radrbench.metrics.judges._embed import (
 )
 from radrbench.metrics.judges._extract import Mention, extract_mentions
 from radrbench.metrics.judges._lexicon import Lexicon, load_lexicon
-from radrbench.metrics.judges._text import sentences
+from radrbench.metrics.judges._text import sentences, tokenize
 from radrbench.metrics.judges.base import (
     Finding,
     FindingComparison,
@@ -35,10 +43,16 @@ from radrbench.metrics.judges.base import (
     StepJudgment,
 )
 
-OFFLINE_VERSION = "offline-3"
+OFFLINE_VERSION = "offline-4"
 STEP_THRESHOLD = 0.5
 """Cosine similarity at which a step without lexicon findings counts as supported by a
 chain step (chosen on the development split of the GPT-4o judgments)."""
+REPEAT_OVERLAP = 0.6
+"""Share of content words two steps with the same findings must share to be one step."""
+_STOP = frozenset(
+    {"the", "a", "an", "of", "in", "on", "at", "with", "to", "is", "are", "was", "were", "be"}
+    | {"and", "or", "this", "that", "these", "there", "it", "as", "by", "for", "from", "which"}
+)
 
 
 class OfflineJudge(Judge):
@@ -64,6 +78,7 @@ class OfflineJudge(Judge):
         self.step_threshold = step_threshold
         self._set_version()
         self._mentions = lru_cache(maxsize=cache_size)(self._extract)
+        self._stated = lru_cache(maxsize=cache_size)(self._extract_stated)
 
     def _set_version(self) -> None:
         matcher = f"{MODEL_TAG}@{self.step_threshold}" if self._embeddings else "rules-only"
@@ -83,8 +98,13 @@ class OfflineJudge(Judge):
     def _extract(self, text: str) -> tuple[Mention, ...]:
         return tuple(extract_mentions(text, self.lexicon))
 
+    def _extract_stated(self, text: str) -> tuple[tuple[Mention, ...], frozenset[int]]:
+        """A model text's mentions, without its noise sentences, and their indices."""
+        noise = noise_sentences(sentences(text), self.lexicon)
+        return tuple(extract_mentions(text, self.lexicon, skip=noise)), noise
+
     async def extract_findings(self, text: str) -> list[Finding]:
-        return findings_of(self._mentions(text), self.lexicon)
+        return findings_of(self._stated(text)[0], self.lexicon)
 
     async def extract_reference(self, chain: Sequence[str], report: str) -> ReferenceFindings:
         return ReferenceFindings(
@@ -118,28 +138,60 @@ class OfflineJudge(Judge):
         chain_mentions = self._mentions("\n".join(reference.chain))
         chain = _match.items_of_mentions(chain_mentions, lexicon)
         chain_codes = {m.code for m in chain_mentions}
-        mentions = self._mentions(reasoning)
+        mentions, noise = self._stated(reasoning)
         judgments: list[StepJudgment] = []
         undecided: list[int] = []
+        plans: list[int] = []
+        seen: list[tuple[frozenset[tuple[str, bool]], frozenset[str]]] = []
         for members, text in reasoning_steps(reasoning, mentions):
+            if members <= noise:
+                judgments.append(StepJudgment(text=text, label="unsupported"))
+                continue
             own = [m for m in mentions if m.sentence in members]
+            items = _match.items_of_mentions(own, lexicon)
+            content = _content(text, own)
+            signature = frozenset((item.code, item.positive) for item in items)
+            if any(signature == s and _overlap(content, c) >= REPEAT_OVERLAP for s, c in seen):
+                continue  # a repeat of an earlier step counts once
+            seen.append((signature, content))
             if not own:
-                undecided.append(len(judgments))
+                (plans if self._plan(text) else undecided).append(len(judgments))
             label = _match.step_label(
-                _match.items_of_mentions(own, lexicon),
-                [m.code for m in own if m.status is None],
-                chain,
-                chain_codes,
+                items, [m.code for m in own if m.status is None], chain, chain_codes
             )
             judgments.append(StepJudgment(text=text, label=label))
-        encoder = self._encoder() if undecided and reference.chain else None
-        if encoder is not None:
-            texts = [judgments[i].text for i in undecided]
-            closest = (await encoder.asimilarity(texts, reference.chain)).max(axis=1)
-            for index, text, value in zip(undecided, texts, closest, strict=True):
+        chain_plans = [step for step in reference.chain if self._plan(step)]
+        for indices, targets in ((undecided, reference.chain), (plans, chain_plans)):
+            encoder = self._encoder() if indices and targets else None
+            if encoder is None:
+                continue
+            texts = [judgments[i].text for i in indices]
+            closest = (await encoder.asimilarity(texts, targets)).max(axis=1)
+            for index, text, value in zip(indices, texts, closest, strict=True):
                 if value >= self.step_threshold:
                     judgments[index] = StepJudgment(text=text, label="supported")
         return judgments
+
+    def _plan(self, text: str) -> bool:
+        """Whether a text without findings says what to do (a hypothetical cue, no finding):
+        such a step matches only a plan of the chain ("First, assess the image quality"),
+        so generic plans ("I will examine the lungs, heart and bones") support nothing a
+        chain states."""
+        tokens = tokenize(text)
+        return any(
+            m.value.startswith("hypothetical") for m in self.lexicon.cue_index.find(tokens)
+        ) and all(m.status is None for m in self._mentions(text))
+
+
+def _content(text: str, mentions: Sequence[Mention]) -> frozenset[str]:
+    """A step's content: its findings' concepts and its other words (filler left out)."""
+    named = {word for m in mentions for word in (t.norm for t in tokenize(m.surface))}
+    words = {t.norm for t in tokenize(text)} - _STOP - named
+    return frozenset(words | {m.code for m in mentions})
+
+
+def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / len(a | b) if a | b else 1.0
 
 
 def reasoning_steps(text: str, mentions: Sequence[Mention]) -> list[tuple[set[int], str]]:
