@@ -9,6 +9,7 @@ Other mentions are absent (negation cue), uncertain (uncertainty cue) or present
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -17,6 +18,16 @@ from radrbench.metrics.judges._location import Location, locations
 from radrbench.metrics.judges._text import Sentence, Token, sentences, tokenize
 from radrbench.metrics.judges.base import FindingStatus
 
+_REQUEST = re.compile(
+    r"^\W*(?:indications?|history|clinical (?:history|information|indication)|reason for "
+    r"(?:exam|examination|study|request))\s*:",
+    re.IGNORECASE,
+)
+_ON_PRIOR = re.compile(
+    r"^\W*(?:on|in) the (?:prior|previous|earlier|old|first|reference) "
+    r"(?:image|study|radiograph|film|exam|examination|x ?-?ray)\b",
+    re.IGNORECASE,
+)
 _FORWARD_SCOPE = {"negated": 12, "uncertain": 6, "hypothetical": 30}
 _BACKWARD_SCOPE = 10
 
@@ -53,15 +64,21 @@ def extract_mentions(
     mentions: list[Mention] = []
     previous_topics: list[Mention] = []
     step_topics: list[Mention] = []
-    current_step = -1
+    current_step = request_step = -1
     for index, sentence in enumerate(sentences(text)):
         if sentence.step != current_step:
             current_step, step_topics = sentence.step, []
         if index in skip:
             previous_topics = []
             continue
+        if _REQUEST.match(sentence.text):
+            request_step = sentence.step
         found, topics = _sentence_mentions(
-            sentence, index, lexicon, [*previous_topics, *step_topics]
+            sentence,
+            index,
+            lexicon,
+            [*previous_topics, *step_topics],
+            request=sentence.step == request_step or bool(_ON_PRIOR.match(sentence.text)),
         )
         mentions.extend(found)
         step_topics = [m for m in step_topics if not _settled(m, found)] + topics
@@ -87,9 +104,19 @@ class _Span:
 
 
 def _sentence_mentions(
-    sentence: Sentence, index: int, lexicon: Lexicon, open_topics: Sequence[Mention]
+    sentence: Sentence,
+    index: int,
+    lexicon: Lexicon,
+    open_topics: Sequence[Mention],
+    *,
+    request: bool = False,
 ) -> tuple[list[Mention], list[Mention]]:
-    """The mentions of one sentence and the hypothetical ones (its topics)."""
+    """The mentions of one sentence and the hypothetical ones (its topics).
+
+    In a question, in the request for the study (an INDICATION or HISTORY section, "?
+    pneumonia") or in a sentence about the prior study ("On the prior image there is no
+    pneumothorax"), findings are topics, not statements about this image.
+    """
     tokens = tokenize(sentence.text)
     if not tokens:
         return [], []
@@ -103,7 +130,8 @@ def _sentence_mentions(
     colons = {i for i, t in enumerate(tokens) if ":" in sentence.text[: t.start][-2:]}
     boundaries = sorted({c.start for c in cues if c.category == "terminator"} | colons)
     assertions = sorted({c.start for c in cues if c.category == "assertion"})
-    question = sentence.text.rstrip().endswith("?")
+    question = sentence.text.rstrip().endswith("?") or sentence.text.lstrip().startswith("?")
+    question = question or request
     heading = _heading_end(sentence.text)
     places = locations(tokens, lexicon, [(s.lo, s.hi) for s in spans], boundaries)
     found: list[Mention] = []
@@ -114,6 +142,7 @@ def _sentence_mentions(
         found.append(
             Mention(span.code, status, surface, location, index, sentence.step, sentence.text)
         )
+    found = _interpretations_located(found)
     topics = [m for m in found if m.status is None]
     verdict = _verdict(cues, found, question)
     if verdict is not None:
@@ -121,6 +150,18 @@ def _sentence_mentions(
         found.extend(replace(t, status=verdict, sentence=index) for t in targets)
         topics = []
     return found, topics
+
+
+def _interpretations_located(found: list[Mention]) -> list[Mention]:
+    """A hedged interpretation without a place takes the place of the finding it follows
+    ("Opacity at the left base, likely atelectasis": the atelectasis is at the left base)."""
+    out: list[Mention] = []
+    for mention in found:
+        located = [m for m in out if m.status is not None and m.location.sides]
+        if mention.status == "uncertain" and not mention.location.text and located:
+            mention = replace(mention, location=located[-1].location)
+        out.append(mention)
+    return out
 
 
 def _heading_end(text: str) -> int:

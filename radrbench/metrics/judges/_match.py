@@ -13,6 +13,8 @@ from radrbench.metrics.judges._text import tokenize
 from radrbench.metrics.judges.base import Finding, FindingStatus, StepLabel
 
 _GENERIC = frozenset({"opacity", "abnormality", "density"})
+# Families whose findings show as an opacity: a generic opacity agrees with any of them.
+_OPAQUE = frozenset({"lung_opacity", "atelectasis"})
 # Words too common in findings to tell two of them apart.
 _FILLER = frozenset(
     {"the", "of", "in", "on", "a", "an", "at", "and", "or", "to", "is", "are", "with", "no"}
@@ -86,6 +88,8 @@ def consistent(finding: Item, report: Sequence[Item]) -> bool:
     """Whether a model finding agrees with the report's findings.
 
     Unmentioned findings are correct when called absent and incorrect when called present.
+    A generic opacity is consistent with airspace disease or atelectasis the report states at
+    a compatible place.
     """
     same = [r for r in report if r.code == finding.code and r.location.compatible(finding.location)]
     if same:
@@ -94,6 +98,11 @@ def consistent(finding: Item, report: Sequence[Item]) -> bool:
         abnormal = any(r.positive and r.family not in {"device", "technique"} for r in report)
         return abnormal == finding.positive
     family = [r for r in report if _related(finding, r)]
+    if finding.positive and finding.code in _GENERIC:
+        return any(
+            r.positive and r.family in _OPAQUE and r.location.compatible(finding.location)
+            for r in report
+        )
     if finding.positive:
         return any(r.positive for r in family)
     if finding.code in _GENERIC:

@@ -241,18 +241,18 @@ def findings_of(mentions: Sequence[Mention], lexicon: Lexicon) -> list[Finding]:
 def _same_observation(a: Mention, b: Mention, lexicon: Lexicon) -> bool:
     return (
         lexicon.family(a.code) == lexicon.family(b.code)
-        and (a.status == "absent") == (b.status == "absent")
+        and a.status == b.status
         and a.location.compatible(b.location)
     )
 
 
 def _finding(group: Sequence[Mention]) -> Finding:
     first, last = group[0], group[-1]
-    located = next((m for m in reversed(group) if m.location.text), last)
+    places = dict.fromkeys(m.location.text for m in group if m.location.text)
     return Finding(
         observation=first.surface,
         status=last.status or "present",
-        location=located.location.text or None,
+        location=" ".join(places) or None,
         code=first.code,
         evidence=first.evidence,
     )
