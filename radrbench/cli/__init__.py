@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from radrbench import __version__
-from radrbench.cli import _data, _dev, _eval, _score, _serve
+from radrbench.cli import _data, _dev, _eval, _metric_check, _score, _serve
 from radrbench.cli._common import err_console
 from radrbench.errors import RadrbenchError
 
@@ -28,7 +28,7 @@ app.command("eval")(_eval.eval_command)
 app.add_typer(_serve.baselines_app, name="baselines")
 app.command("serve")(_serve.serve_command)
 app.command("score")(_score.score_command)
-app.command("metric-check")(_score.metric_check_command)
+app.command("metric-check")(_metric_check.metric_check_command)
 app.command("judge-agreement")(_score.judge_agreement_command)
 
 _state = {"debug": False}

@@ -76,54 +76,6 @@ def score_command(
     print_radrscore_table(judge_run_dir(run_dir, judge, concurrency))
 
 
-def metric_check_command(
-    judge: JudgeOption = "offline",
-    reports: Annotated[int, typer.Option(min=1, help="IU-Xray reports to build cases from.")] = 200,
-    seed: Annotated[int, typer.Option(help="Seed for the controlled variants.")] = 0,
-) -> None:
-    """Metric-validity suite on real IU-Xray reports: does each sub-score move as it should?
-
-    Prints, per sub-score, the fraction of controlled pairs ordered correctly (dropped
-    findings lower completeness, flipped findings lower factuality, unsupported steps lower
-    effectiveness) and how stable scores stay under paraphrase.
-    """
-    from rich.table import Table
-
-    from radrbench.metrics.judges import get_judge
-    from radrbench.metrics.validity import run_validity_suite
-
-    built = get_judge(judge)
-
-    async def run() -> Any:
-        try:
-            return await run_validity_suite(built, n_reports=reports, seed=seed)
-        finally:
-            await built.aclose()
-
-    report = asyncio.run(run())
-    table = Table(
-        title=f"metric validity — judge {judge}, {report.n_reports} reports", title_justify="left"
-    )
-    for column in (
-        "sub-score",
-        "pairs",
-        "ordered correctly",
-        "judge failed",
-        "paraphrase stability",
-    ):
-        table.add_column(column, justify="left" if column == "sub-score" else "right")
-    for name, ordering in report.ordering.items():
-        stability = report.paraphrase_stability.get(name)
-        table.add_row(
-            name,
-            str(ordering.pairs),
-            "-" if ordering.accuracy is None else f"{ordering.accuracy:.3f}",
-            str(ordering.failed),
-            "-" if stability is None else f"{stability:.3f}",
-        )
-    console.print(table)
-
-
 def judge_agreement_command(
     file: Annotated[Path, typer.Argument(help="Released GPT-4o judgments (JSONL).")],
     judge: JudgeOption = "offline",
