@@ -100,7 +100,7 @@ async def main(path: Path) -> None:
     records, _ = load_judgments(path)
     raw = _raw_records(path)
     judge = OfflineJudge()
-    items = [ScoringItem(r.key, r.prediction, r.chain, r.report) for r in records]
+    items = [ScoringItem(r.key, r.prediction, r.chain, r.report, r.question) for r in records]
     scores = await score_many(judge, items, concurrency=16)
     rows = [(r, s) for r, s in zip(records, scores, strict=True) if s.factuality is not None]
     x = np.array([_features(r, raw[r.key], s) for r, s in rows])

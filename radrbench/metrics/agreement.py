@@ -54,6 +54,8 @@ class JudgedRecord(BaseModel):
     chain: tuple[str, ...]
     report: str
     reference: dict[str, float]
+    question: str | None = None
+    """The question the model saw (its echo is not reasoning)."""
 
     @property
     def item(self) -> str:
@@ -109,6 +111,7 @@ def _record(raw: dict[str, object], number: int) -> JudgedRecord | None:
         chain=chain,
         report=report,
         reference={name: float(v) for name, v in scores.items() if isinstance(v, int | float)},
+        question=question if isinstance(question := raw.get("question"), str) else None,
     )
 
 
@@ -212,7 +215,7 @@ async def judge_agreement(
     path = Path(path)
     records, skipped = load_judgments(path)
     records = records[:limit] if limit is not None else records
-    items = [ScoringItem(r.key, r.prediction, r.chain, r.report) for r in records]
+    items = [ScoringItem(r.key, r.prediction, r.chain, r.report, r.question) for r in records]
     scores = await score_many(judge, items, concurrency=concurrency)
     pairs = list(zip(records, scores, strict=True))
     bootstrap = _Bootstrap(resamples, seed)
