@@ -1,0 +1,1 @@
+"""Reproducing ChestX-Reasoner: SFT, then GRPO with format, outcome and process rewards."""
