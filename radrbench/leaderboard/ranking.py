@@ -1,0 +1,191 @@
+"""Ranks that share a place when a difference is within its 95% CI, and Kendall's tau.
+
+A run's rank is 1 + the number of runs whose score is higher beyond the 95% bootstrap CI of
+the difference, so runs that cannot be told apart share a rank (Chatbot Arena's rule).
+
+The CI of a difference comes from one bootstrap for all runs: runs scored on the same samples
+share the resampled indices, so the difference of their resampled statistics is a **paired**
+bootstrap of the difference; runs on other sample sets get their own draws (an unpaired
+bootstrap). Each run's resampled statistic is computed once, and every pair is a subtraction,
+so ranking 50 runs costs 50 statistics, not 1,225 bootstraps. A run without per-sample
+records is compared by its CI alone: another run is higher beyond the CI when its interval
+lies wholly above.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+
+from radrbench.metrics.bootstrap import FloatArray, safe_ratio
+
+RESAMPLES = 1000
+CONFIDENCE = 0.95
+_MAX_CELLS = 1 << 22
+
+Statistic = Callable[[FloatArray, int], FloatArray]
+"""Column sums of resamples (resamples, k) and the sample count -> statistic (resamples,)."""
+
+
+def accuracy_statistic(sums: FloatArray, n: int) -> FloatArray:
+    return sums[:, 0] / max(n, 1)
+
+
+def label_f1_statistic(sums: FloatArray, n: int) -> FloatArray:
+    tp, fp, fn = sums[:, 0], sums[:, 1], sums[:, 2]
+    return safe_ratio(2 * tp, 2 * tp + fp + fn)
+
+
+def judged_columns(values: FloatArray) -> FloatArray:
+    """(n, 3) sub-scores with NaN for failures -> (n, 6) value and validity columns."""
+    valid = ~np.isnan(values)
+    out = np.empty((len(values), 6), dtype=np.float64)
+    out[:, 0::2] = np.where(valid, values, 0.0)
+    out[:, 1::2] = valid
+    return out
+
+
+def radrscore_statistic(part: int | None) -> Statistic:
+    """Mean of sub-score ``part`` (0..2) over valid samples, or RadRScore (``None``)."""
+
+    def statistic(sums: FloatArray, n: int) -> FloatArray:
+        means = np.stack([safe_ratio(sums[:, 2 * i], sums[:, 2 * i + 1]) for i in range(3)], 1)
+        return means.mean(axis=1) if part is None else means[:, part]
+
+    return statistic
+
+
+@dataclass(frozen=True)
+class Contender:
+    """One run in a ranking: its point value and CI, and its per-sample columns if known."""
+
+    key: str
+    value: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    ids: tuple[str, ...] | None = None
+    columns: FloatArray | None = None
+
+
+@dataclass(frozen=True)
+class Rank:
+    rank: int
+    tied: bool  # another run has the same rank
+    method: str  # how it was compared: paired, unpaired, CI
+    interval: tuple[float, float] | None = None  # bootstrap 95% CI of the run's own statistic
+
+
+def _seed(scope: str, ids: tuple[str, ...]) -> int:
+    digest = hashlib.sha256(scope.encode())
+    for sample_id in ids:
+        digest.update(b"\0" + sample_id.encode())
+    return int.from_bytes(digest.digest()[:8], "little")
+
+
+def _resampled(
+    statistic: Statistic, members: Sequence[Contender], seed: int, resamples: int
+) -> FloatArray:
+    """(resamples, len(members)) statistics of runs on the same samples, same draws."""
+    first = members[0]
+    assert first.ids is not None
+    n = len(first.ids)
+    data = np.concatenate([m.columns for m in members if m.columns is not None], axis=1)
+    widths = [m.columns.shape[1] for m in members if m.columns is not None]
+    rng = np.random.default_rng(seed)
+    out = np.empty((resamples, len(members)), dtype=np.float64)
+    per_chunk = max(1, _MAX_CELLS // max(n, 1))
+    for start in range(0, resamples, per_chunk):
+        size = min(per_chunk, resamples - start)
+        rows = rng.integers(0, n, size=(size, n))
+        offsets = (np.arange(size) * n)[:, None]
+        counts = np.bincount((rows + offsets).ravel(), minlength=size * n).reshape(size, n)
+        sums = counts.astype(np.float64) @ data
+        column = 0
+        for index, width in enumerate(widths):
+            out[start : start + size, index] = statistic(sums[:, column : column + width], n)
+            column += width
+    return out
+
+
+def shared_ranks(
+    contenders: Sequence[Contender],
+    statistic: Statistic,
+    *,
+    scope: str,
+    resamples: int = RESAMPLES,
+    confidence: float = CONFIDENCE,
+) -> dict[str, Rank]:
+    """Ranks of the contenders with a value (higher is better); equal ranks are ties."""
+    ranked = [c for c in contenders if c.value is not None]
+    if not ranked:
+        return {}
+    clusters: dict[tuple[str, ...], list[int]] = {}
+    for index, contender in enumerate(ranked):
+        if contender.ids is not None and contender.columns is not None and contender.ids:
+            clusters.setdefault(contender.ids, []).append(index)
+    stats = np.full((resamples, len(ranked)), np.nan)
+    cluster_of = [-1] * len(ranked)
+    for number, (ids, members) in enumerate(clusters.items()):
+        block = _resampled(statistic, [ranked[i] for i in members], _seed(scope, ids), resamples)
+        stats[:, members] = block
+        for i in members:
+            cluster_of[i] = number
+    tail = (1.0 - confidence) / 2.0
+    m = len(ranked)
+    higher = np.zeros((m, m), dtype=bool)  # higher[i, j]: j is higher than i beyond the CI
+    method = [set[str]() for _ in range(m)]
+    pairs = list(combinations(range(m), 2))
+    sampled = [(i, j) for i, j in pairs if cluster_of[i] >= 0 and cluster_of[j] >= 0]
+    if sampled:
+        first = np.asarray([i for i, _ in sampled])
+        second = np.asarray([j for _, j in sampled])
+        diff = stats[:, second] - stats[:, first]
+        low, high = np.quantile(diff, [tail, 1.0 - tail], axis=0)
+        for (i, j), lo, hi in zip(sampled, low.tolist(), high.tolist(), strict=True):
+            higher[i, j] = lo > 0
+            higher[j, i] = hi < 0
+            kind = "paired" if cluster_of[i] == cluster_of[j] else "unpaired"
+            method[i].add(kind)
+            method[j].add(kind)
+    for i, j in pairs:
+        x, y = ranked[i], ranked[j]
+        if cluster_of[i] >= 0 and cluster_of[j] >= 0:
+            continue
+        if x.ci_low is None or x.ci_high is None or y.ci_low is None or y.ci_high is None:
+            continue
+        higher[i, j] = y.ci_low > x.ci_high
+        higher[j, i] = x.ci_low > y.ci_high
+        method[i].add("CI")
+        method[j].add("CI")
+    numbers = [1 + int(higher[i].sum()) for i in range(m)]
+    counts = np.bincount(numbers)
+    own = np.quantile(stats, [tail, 1.0 - tail], axis=0) if clusters else None
+    out = {}
+    for i in range(m):
+        interval = None
+        if own is not None and cluster_of[i] >= 0:
+            interval = (float(own[0, i]), float(own[1, i]))
+        out[ranked[i].key] = Rank(
+            numbers[i],
+            bool(counts[numbers[i]] > 1),
+            "+".join(sorted(method[i])) or "alone",
+            interval,
+        )
+    return out
+
+
+def kendall_tau(x: Sequence[float], y: Sequence[float]) -> float | None:
+    """Kendall's tau-b of two paired sequences (ties handled); ``None`` when undefined."""
+    a = np.asarray(x, dtype=np.float64)
+    b = np.asarray(y, dtype=np.float64)
+    if len(a) < 2:
+        return None
+    i, j = np.triu_indices(len(a), k=1)
+    da, db = np.sign(a[i] - a[j]), np.sign(b[i] - b[j])
+    numerator = float((da * db).sum())
+    denominator = float(np.sqrt(np.count_nonzero(da) * np.count_nonzero(db)))
+    return numerator / denominator if denominator > 0 else None
