@@ -144,6 +144,14 @@ _ABNORMAL = {
 }
 _FLIPS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
+        re.compile(
+            r"^no (?P<rest>.+?) (?:is|are) (?:seen|identified|noted|present|visualized|evident)"
+            r"\.?$",
+            re.I,
+        ),
+        "There is {rest}.",
+    ),
+    (
         re.compile(r"^(?:there (?:is|are) )?no (?:evidence of )?(?P<rest>.+?)\.?$", re.I),
         "There is {rest}.",
     ),
@@ -194,8 +202,20 @@ def flip(sentence: str) -> str | None:
         match = pattern.match(sentence.strip())
         if match:
             parts = {k: v.strip() for k, v in match.groupdict().items()}
+            if not template.startswith("{"):  # the phrase moves inside the new sentence
+                parts = {k: _inner(v) for k, v in parts.items()}
             return template.format(**parts)
     return None
+
+
+def _inner(phrase: str) -> str:
+    """A sentence's opening phrase as it reads inside another sentence: no leading article,
+    lower case unless it starts with an abbreviation ("A calcified granuloma" -> "calcified
+    granuloma")."""
+    phrase = re.sub(r"^(?:an?|the)\s+", "", phrase, flags=re.I)
+    if len(phrase) > 1 and not phrase[:2].isupper():
+        phrase = phrase[0].lower() + phrase[1:]
+    return phrase
 
 
 def unsupported_claim(

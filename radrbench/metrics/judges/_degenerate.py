@@ -26,7 +26,6 @@ set, the whole-text rule fires on 2 reports (de-identification debris) and nothi
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Sequence
 
@@ -79,6 +78,29 @@ _AFTER_THERE = (
 _ADJECTIVE_ENDINGS = ("ed", "ar", "al", "ous", "ic", "ive", "ary", "ory", "ing", "ent", "ant")
 _BLANK = re.compile(r"^x{2,}$")
 _UNDERSCORES = re.compile(r"_+")
+# Words that start a new clause, so a second verb may follow.
+_CONNECTORS = (
+    _CONJUNCTION
+    | _PRONOUNS
+    | frozenset(
+        {"when", "where", "whether", "since", "than", "though", "unless", "until", "how", "why"}
+        | {"neither", "either"}
+    )
+)
+# Words after which "no" may directly follow ("shows no effusion", "there is no").
+_BEFORE_NO = (
+    _FUNCTION
+    | _PRONOUNS
+    | frozenset(
+        {"show", "shows", "showed", "shown", "reveal", "reveals", "revealed", "demonstrate"}
+        | {"demonstrates", "demonstrated", "see", "seen", "saw", "find", "finds", "found", "note"}
+        | {"noted", "identify", "identified", "indicate", "indicates", "suggest", "suggests"}
+        | {"display", "displays", "exhibit", "exhibits", "contain", "contains", "yes", "answer"}
+        | {"option", "also", "otherwise", "clearly", "definitely", "still", "again", "now", "s"}
+        | {"confirm", "confirms", "observe", "observed", "visualize", "visualized", "evident"}
+        | {"mean", "means", "meant", "leave", "leaves", "reveals", "implies", "imply"}
+    )
+)
 _STRAY_LETTERS = frozenset("bcdfhjklmnopqruvwyz")
 _LONG_WITHOUT_FUNCTION = 12
 _SHORT = 8
@@ -154,7 +176,7 @@ def _judge(
     words = [t.norm for t in tokens]
     if _debris(text, tokens):
         return "debris", 0
-    if _loop(words):
+    if _loop([word for word in words if not _BLANK.match(word)]):
         return "loop", 0
     signs = _salad_signs(text, tokens, words)
     if lexicon is not None:
@@ -210,10 +232,17 @@ def _salad_signs(text: str, tokens: Sequence[Token], words: Sequence[str]) -> in
         else:
             signs += following in _CANNOT_PRECEDE.get(kind, frozenset())
     for index in range(len(words) - 1):
-        # a word twice in a row ("the the", "lobe lobe"), a number before "the" or "no"
+        # a word twice in a row ("the the", "lobe lobe"), a number before "the" or "no",
+        # "no" after a noun or adjective ("heart no size")
         word, following = words[index], words[index + 1]
         if text[tokens[index].end : tokens[index + 1].start].strip():
             continue
+        signs += (
+            following == "no"
+            and word not in _BEFORE_NO
+            and not word.isdigit()
+            and not word.endswith("ing")  # "indicating no effusion"
+        )
         # de-identification blanks ("XXXX XXXX" in Open-i) are holes, not repeated words
         signs += (word == following and not word.isdigit() and not _BLANK.match(word)) or (
             word.isdigit() and following in _DETERMINER | _NO
@@ -231,6 +260,23 @@ def _salad_signs(text: str, tokens: Sequence[Token], words: Sequence[str]) -> in
             1 for index in range(1, len(tokens)) if _stray_capital(text, tokens, words, index)
         )
     signs += words[0] in _FINITE | {"or", "nor", "of"} and not text.rstrip().endswith("?")
+    return signs + _verbs_without_connector(text, tokens, words)
+
+
+def _verbs_without_connector(text: str, tokens: Sequence[Token], words: Sequence[str]) -> int:
+    """Finite verbs that follow another one with no clause between them ("pleural is
+    effusion are normal"): a second clause starts with a conjunction, a relative word or a
+    punctuation mark."""
+    signs = 0
+    previous: int | None = None
+    for index, word in enumerate(words):
+        if word in _CONNECTORS or (
+            index and re.search(r"[,;:()]", text[tokens[index - 1].end : tokens[index].start])
+        ):
+            previous = None
+        if word in _FINITE:
+            signs += previous is not None
+            previous = index
     return signs
 
 
@@ -252,17 +298,22 @@ def _stray_capital(text: str, tokens: Sequence[Token], words: Sequence[str], ind
 
 
 def _stacked_findings(text: str, tokens: Sequence[Token], lexicon: Lexicon) -> int:
-    """Findings of different families written side by side with nothing between them; the
-    first not an adjective ("calcified lesions", "nodular densities" are one finding)."""
-    spans = lexicon.finding_index.find(tokens)
-    return sum(
-        1
-        for left, right in itertools.pairwise(spans)
-        if right.start == left.end
-        and not tokens[left.end - 1].norm.endswith(_ADJECTIVE_ENDINGS)
-        and not text[tokens[left.end - 1].end : tokens[right.start].start].strip()
-        and lexicon.family(left.value) != lexicon.family(right.value)
-    )
+    """A finding followed directly by another finding of a different family or by a part of
+    the body ("effusion pneumothorax", "effusion silhouette"), the first not an adjective
+    ("calcified lesions", "tortuous aorta" are one phrase)."""
+    findings = lexicon.finding_index.find(tokens)
+    family = {m.start: lexicon.family(m.value) for m in findings}
+    body = {m.start for m in lexicon.anatomy_index.find(tokens)}
+    signs = 0
+    for left in findings:
+        end = left.end
+        if end >= len(tokens) or tokens[end - 1].norm.endswith(_ADJECTIVE_ENDINGS):
+            continue
+        if text[tokens[end - 1].end : tokens[end].start].strip():
+            continue
+        other = family.get(end)
+        signs += (other is not None and other != family[left.start]) or end in body
+    return signs
 
 
 def _title_case(text: str, tokens: Sequence[Token]) -> bool:
