@@ -41,6 +41,7 @@ from radrbench.leaderboard.tables import (
     Est,
     Link,
     Section,
+    md_text,
     to_csv,
     to_latex,
     to_markdown,
@@ -80,7 +81,7 @@ def _write_tables(
 ) -> list[tuple[str, str]]:
     (out / stem).parent.mkdir(parents=True, exist_ok=True)
     (out / f"{stem}.csv").write_text(to_csv(sections), "utf-8")
-    (out / f"{stem}.md").write_text(f"# {heading}\n\n" + to_markdown(sections), "utf-8")
+    (out / f"{stem}.md").write_text(f"# {md_text(heading)}\n\n" + to_markdown(sections), "utf-8")
     (out / f"{stem}.tex").write_text(to_latex(sections), "utf-8")
     return [("CSV", f"{stem}.csv"), ("Markdown", f"{stem}.md"), ("LaTeX", f"{stem}.tex")]
 

@@ -151,29 +151,38 @@ def shared_ranks(
             kind = "paired" if cluster_of[i] == cluster_of[j] else "unpaired"
             method[i].add(kind)
             method[j].add(kind)
+    own = np.quantile(stats, [tail, 1.0 - tail], axis=0) if clusters else None
+
+    def bounds(i: int) -> tuple[float, float] | None:
+        contender = ranked[i]
+        if contender.ci_low is not None and contender.ci_high is not None:
+            return (contender.ci_low, contender.ci_high)
+        if own is not None and cluster_of[i] >= 0:
+            return (float(own[0, i]), float(own[1, i]))
+        return None
+
     for i, j in pairs:
-        x, y = ranked[i], ranked[j]
         if cluster_of[i] >= 0 and cluster_of[j] >= 0:
             continue
-        if x.ci_low is None or x.ci_high is None or y.ci_low is None or y.ci_high is None:
+        x, y = bounds(i), bounds(j)
+        if x is None or y is None:
             continue
-        higher[i, j] = y.ci_low > x.ci_high
-        higher[j, i] = x.ci_low > y.ci_high
+        higher[i, j] = y[0] > x[1]
+        higher[j, i] = x[0] > y[1]
         method[i].add("CI")
         method[j].add("CI")
     numbers = [1 + int(higher[i].sum()) for i in range(m)]
     counts = np.bincount(numbers)
-    own = np.quantile(stats, [tail, 1.0 - tail], axis=0) if clusters else None
     out = {}
     for i in range(m):
-        interval = None
+        sampled_interval = None
         if own is not None and cluster_of[i] >= 0:
-            interval = (float(own[0, i]), float(own[1, i]))
+            sampled_interval = (float(own[0, i]), float(own[1, i]))
         out[ranked[i].key] = Rank(
             numbers[i],
             bool(counts[numbers[i]] > 1),
             "+".join(sorted(method[i])) or "alone",
-            interval,
+            sampled_interval,
         )
     return out
 
