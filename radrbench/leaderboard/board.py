@@ -142,8 +142,11 @@ def rank_cell(ranks: dict[str, Rank], slug: str) -> RankCell:
 def _stack(
     parts: Sequence[tuple[str, tuple[str, ...], FloatArray]],
 ) -> tuple[tuple[str, ...], FloatArray] | None:
+    """One block of per-sample rows from several tasks (ids made unique by the task)."""
     if not parts:
         return None
+    if len(parts) == 1:
+        return parts[0][1], parts[0][2]
     ids = tuple(f"{task}\0{sample}" for task, task_ids, _ in parts for sample in task_ids)
     return ids, np.concatenate([values for _, _, values in parts])
 
@@ -272,7 +275,8 @@ def _radrscore_group(entry: Entry, scope: str) -> RadrScoreGroup | None:
     return radrscore.overall if scope == "overall" else radrscore.by_task.get(scope)
 
 
-def make_groups(entries: Sequence[Entry]) -> list[Group]:
+def form_groups(entries: Sequence[Entry]) -> list[Group]:
+    """Runs in comparable groups (largest first), each with why it is apart from the first."""
     by_key: dict[GroupKey, list[Entry]] = {}
     for entry in entries:
         by_key.setdefault(group_key(entry), []).append(entry)
@@ -294,10 +298,21 @@ def make_groups(entries: Sequence[Entry]) -> list[Group]:
     if groups:
         for group in groups[1:]:
             group.reasons = differences(group.key, groups[0].key, groups[0].title)
+    return groups
+
+
+def rank_groups(groups: Sequence[Group]) -> None:
+    """Fill every group's ranks, overall and per task."""
     for group in groups:
         _rank_scope(group, "overall", group.key.tasks)
         for task in group.key.tasks:
             _rank_scope(group, task, [task])
+
+
+def make_groups(entries: Sequence[Entry]) -> list[Group]:
+    """Comparable groups of runs, ranked."""
+    groups = form_groups(entries)
+    rank_groups(groups)
     return groups
 
 

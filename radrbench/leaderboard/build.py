@@ -23,15 +23,18 @@ from radrbench.leaderboard.board import (
     RANK_RULE,
     Group,
     est_cell,
+    form_groups,
     judge_stability,
-    make_groups,
     overall_section,
     rank_cell,
+    rank_groups,
     reported_section,
     stability_sections,
     task_href,
     task_section,
 )
+from radrbench.leaderboard.plots import PlotJob, plot_group
+from radrbench.leaderboard.ranking import single_threaded_blas
 from radrbench.leaderboard.reported import REPORTED_FILE, load_reported
 from radrbench.leaderboard.results import Entry, load_results, task_slug
 from radrbench.leaderboard.summary import RADRSCORE_PARTS
@@ -76,14 +79,34 @@ class BuildReport:
         return self.out / "index.html"
 
 
+_FORMATS = {"csv": "CSV", "md": "Markdown", "tex": "LaTeX"}
+
+
+def _render_tables(
+    sections: Sequence[Section], heading: str, formats: Sequence[str]
+) -> dict[str, str]:
+    render = {
+        "csv": lambda: to_csv(sections),
+        "md": lambda: f"# {md_text(heading)}\n\n" + to_markdown(sections),
+        "tex": lambda: to_latex(sections),
+    }
+    return {suffix: render[suffix]() for suffix in formats}
+
+
 def _write_tables(
-    out: Path, stem: str, sections: Sequence[Section], heading: str
+    out: Path,
+    stem: str,
+    sections: Sequence[Section] | None,
+    heading: str,
+    formats: Sequence[str] = tuple(_FORMATS),
+    texts: dict[str, str] | None = None,
 ) -> list[tuple[str, str]]:
+    """Write ``stem.csv|md|tex`` (from ``sections``, or the given ``texts``); return links."""
     (out / stem).parent.mkdir(parents=True, exist_ok=True)
-    (out / f"{stem}.csv").write_text(to_csv(sections), "utf-8")
-    (out / f"{stem}.md").write_text(f"# {md_text(heading)}\n\n" + to_markdown(sections), "utf-8")
-    (out / f"{stem}.tex").write_text(to_latex(sections), "utf-8")
-    return [("CSV", f"{stem}.csv"), ("Markdown", f"{stem}.md"), ("LaTeX", f"{stem}.tex")]
+    texts = texts if texts is not None else _render_tables(sections or [], heading, formats)
+    for suffix, text in texts.items():
+        (out / f"{stem}.{suffix}").write_text(text, "utf-8")
+    return [(_FORMATS[suffix], f"{stem}.{suffix}") for suffix in texts]
 
 
 def model_section(entry: Entry, group: Group) -> Section:
@@ -283,9 +306,14 @@ def build_leaderboard(
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = _prepare_out(out)
+    plot_job: PlotJob | None = None
     try:
-        groups = make_groups(entries)
-        stability = judge_stability(entries)
+        groups = form_groups(entries)
+        if plots and groups:
+            plot_job = PlotJob([plot_group(group) for group in groups], staging)
+        with single_threaded_blas():
+            rank_groups(groups)
+            stability = judge_stability(entries)
         group_of = {entry.slug: group for group in groups for entry in group.entries}
         tasks = sorted({task for entry in entries for task in entry.summary.tasks})
         task_files = [(task, task_slug(task)) for task in tasks]
@@ -300,19 +328,24 @@ def build_leaderboard(
         downloads = [
             ("overall", _write_tables(staging, "tables/overall", overall, "Leaderboard: overall"))
         ]
-        every_task = [section for task in tasks for section in by_task[task]]
-        downloads.append(
-            (
-                "all tasks",
-                _write_tables(staging, "tables/tasks", every_task, "Leaderboard: per task"),
-            )
-        )
+        task_texts = {
+            task: _render_tables(by_task[task], f"Leaderboard: {task}", tuple(_FORMATS))
+            for task in tasks
+        }
         task_downloads = {
-            task: _write_tables(
-                staging, f"tables/tasks/{slug}", by_task[task], f"Leaderboard: {task}"
-            )
+            task: _write_tables(staging, f"tables/tasks/{slug}", None, "", texts=task_texts[task])
             for task, slug in task_files
         }
+        every_task = [section for task in tasks for section in by_task[task]]
+        joined = {
+            "csv": to_csv(every_task),
+            "md": "# Leaderboard: per task\n\n"
+            + "\n".join(texts["md"].split("\n\n", 1)[1] for texts in task_texts.values()),
+            "tex": "\n".join(texts["tex"] for texts in task_texts.values()),
+        }
+        downloads.append(
+            ("all tasks", _write_tables(staging, "tables/tasks", None, "", texts=joined))
+        )
         if stability_secs:
             downloads.append(
                 (
@@ -330,13 +363,8 @@ def build_leaderboard(
                 )
             )
 
-        plot_map: dict[str, list[Any]] = {}
-        if plots and groups:
-            from radrbench.leaderboard.plots import group_plots
-
-            for group in groups:
-                plot_map[group.id] = group_plots(group, staging)
-
+        plot_map = plot_job.result() if plot_job is not None else {}
+        plot_job = None
         site = SiteRenderer(templates, staging)
         common = {
             "built": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -381,7 +409,11 @@ def build_leaderboard(
             group = group_of[entry.slug]
             section = model_section(entry, group)
             files = _write_tables(
-                staging, f"tables/models/{entry.slug}", [section], entry.summary.model.name
+                staging,
+                f"tables/models/{entry.slug}",
+                [section],
+                entry.summary.model.name,
+                formats=("csv", "md"),
             )
             run_dir = staging / "runs" / entry.slug
             run_dir.mkdir(parents=True, exist_ok=True)
@@ -400,6 +432,8 @@ def build_leaderboard(
             )
         _swap(staging, out)
     except BaseException:
+        if plot_job is not None:
+            plot_job.cancel()
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return BuildReport(

@@ -1,36 +1,28 @@
 """Leaderboard plots with matplotlib (Agg, no display): per-task bars with 95% CIs, and
 outcome against RadRScore per model.
 
-Bars are one polygon collection and the CIs one line collection, so a table of 50 runs and
-21 tasks draws in a fraction of a second. Model names are drawn as plain text (no mathtext:
-a ``$`` in a name is a dollar sign, not a formula).
+The build hands :class:`PlotGroup` records (plain data) to :func:`draw_all`, which it runs
+in a second process while it ranks runs and renders tables and pages: importing matplotlib
+and drawing take about as long as everything else. Bars are one polygon collection and
+the CIs one line collection, so 50 runs x 21 tasks draw in a fraction of a second. Model
+names are drawn as plain text (no mathtext: a ``$`` in a name is a dollar sign).
 """
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import matplotlib
-
-matplotlib.use("Agg")
-
-import numpy as np
-from matplotlib.collections import LineCollection, PolyCollection
-from matplotlib.figure import Figure
-from matplotlib.patches import Patch
+from typing import TYPE_CHECKING, Any
 
 from radrbench.leaderboard.board import LABELS, Group
 from radrbench.leaderboard.summary import Estimate
 
-
-def _style() -> AbstractContextManager[None]:
-    """Plain-text labels (no mathtext) in a small font."""
-    return matplotlib.rc_context({"text.parse_math": False, "font.size": 8})
-
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 _DPI = 100
+Interval = tuple[float, float, float]  # value, CI low, CI high
 
 
 @dataclass(frozen=True)
@@ -40,77 +32,136 @@ class Plot:
     alt: str
 
 
-def _colors(n: int) -> list[tuple[float, float, float, float]]:
-    cmap = matplotlib.colormaps["tab10" if n <= 10 else "tab20"]
-    return [cmap(i % cmap.N) for i in range(n)]
+@dataclass(frozen=True)
+class PlotRun:
+    name: str
+    tasks: tuple[Interval | None, ...]  # primary outcome metric per task of the group
+    outcome: Interval | None
+    radrscore: Interval | None
+
+
+@dataclass(frozen=True)
+class PlotGroup:
+    id: str
+    title: str
+    tasks: tuple[str, ...]
+    outcome_metric: str
+    runs: tuple[PlotRun, ...]
+
+
+def _interval(est: Estimate | None) -> Interval | None:
+    if est is None or est.value is None:
+        return None
+    low = est.value if est.ci_low is None else est.ci_low
+    high = est.value if est.ci_high is None else est.ci_high
+    return (est.value, low, high)
+
+
+def plot_group(group: Group) -> PlotGroup:
+    """What the plots of a group show, as plain data."""
+    runs = []
+    for entry in group.entries:
+        s = entry.summary
+        tasks = tuple(
+            _interval(s.tasks[task].metrics.get(s.tasks[task].primary)) for task in group.key.tasks
+        )
+        overall = s.radrscore.overall if s.radrscore else None
+        runs.append(
+            PlotRun(
+                s.model.name,
+                tasks,
+                _interval(s.outcome.overall.metrics.get(group.outcome_metric)),
+                _interval(overall.radrscore) if overall else None,
+            )
+        )
+    return PlotGroup(group.id, group.title, group.key.tasks, group.outcome_metric, tuple(runs))
 
 
 def _short(name: str, limit: int = 40) -> str:
     return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
-def task_bars(group: Group, out: Path) -> Plot:
+def _colors(n: int) -> list[tuple[float, float, float, float]]:
+    import matplotlib
+
+    cmap = matplotlib.colormaps["tab10" if n <= 10 else "tab20"]
+    return [cmap(i % cmap.N) for i in range(n)]
+
+
+def _save(fig: Figure, out: Path, name: str) -> None:
+    (out / name).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out / name, dpi=_DPI)
+
+
+def task_bars(group: PlotGroup, out: Path) -> Plot:
     """The primary outcome metric of every task, one bar per run, with 95% CIs."""
-    tasks = list(group.key.tasks)
-    entries = group.entries
-    m, t = len(entries), len(tasks)
+    import numpy as np
+    from matplotlib.collections import LineCollection, PolyCollection
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    m, t = len(group.runs), len(group.tasks)
     width = 0.8 / max(m, 1)
-    values = np.full((m, t), np.nan)
-    lows = np.full((m, t), np.nan)
-    highs = np.full((m, t), np.nan)
-    for i, entry in enumerate(entries):
-        for j, task in enumerate(tasks):
-            result = entry.summary.tasks[task]
-            est: Estimate | None = result.metrics.get(result.primary)
-            if est is not None and est.value is not None:
-                values[i, j] = est.value
-                lows[i, j] = est.value if est.ci_low is None else est.ci_low
-                highs[i, j] = est.value if est.ci_high is None else est.ci_high
+    cells = np.full((m, t, 3), np.nan)
+    for i, run in enumerate(group.runs):
+        for j, interval in enumerate(run.tasks):
+            if interval is not None:
+                cells[i, j] = interval
     x = np.arange(t)[None, :] + (np.arange(m)[:, None] - (m - 1) / 2) * width
-    keep = ~np.isnan(values)
-    left, height = x[keep] - width / 2, values[keep]
+    keep = ~np.isnan(cells[:, :, 0])
+    left, height = x[keep] - width / 2, cells[:, :, 0][keep]
     colors = np.repeat(np.asarray(_colors(m)), t, axis=0).reshape(m, t, 4)[keep]
+    zeros = np.zeros_like(left)
     verts = np.stack(
         [
-            np.stack([left, np.zeros_like(left)], 1),
+            np.stack([left, zeros], 1),
             np.stack([left, height], 1),
             np.stack([left + width, height], 1),
-            np.stack([left + width, np.zeros_like(left)], 1),
+            np.stack([left + width, zeros], 1),
         ],
         1,
     )
-    with _style():
-        fig = Figure(figsize=(max(6.0, 0.5 * t + 3), 4.2))
-        ax = fig.add_subplot()
-        ax.add_collection(PolyCollection(list(verts), facecolors=colors, linewidths=0))
-        segments = np.stack(
-            [np.stack([x[keep], lows[keep]], 1), np.stack([x[keep], highs[keep]], 1)], 1
-        )
-        ax.add_collection(LineCollection(list(segments), colors="black", linewidths=0.6))
-        ax.set_xlim(-0.5, t - 0.5)
-        ax.set_ylim(0, 1.02)
-        ax.set_xticks(np.arange(t), [task.removeprefix("radrbench_") for task in tasks])
-        ax.tick_params(axis="x", labelrotation=45, labelsize=7)
-        for label in ax.get_xticklabels():
-            label.set_horizontalalignment("right")
-        ax.set_ylabel("accuracy (label F1 for multi_open), 95% CI")
-        ax.set_title(f"{group.title}: per-task outcome with 95% CIs", loc="left")
-        handles = [
-            Patch(color=color, label=_short(entry.summary.model.name))
-            for entry, color in zip(entries, _colors(m), strict=True)
-        ]
-        ax.legend(
-            handles=handles,
-            fontsize=6,
-            loc="upper left",
-            bbox_to_anchor=(1.01, 1.0),
-            ncol=1 if m <= 25 else 2,
-            frameon=False,
-        )
-        ax.grid(axis="y", linewidth=0.3)
-        fig.tight_layout()
-        name = f"plots/{group.id}-tasks.png"
-        fig.savefig(out / name, dpi=_DPI)
+    segments = np.stack(
+        [
+            np.stack([x[keep], cells[:, :, 1][keep]], 1),
+            np.stack([x[keep], cells[:, :, 2][keep]], 1),
+        ],
+        1,
+    )
+    columns = 1 if m <= 25 else 2
+    legend_width = 1.9 * columns  # inches for the legend right of the axes
+    fig_width = max(4.0, 0.45 * t + 1.2) + legend_width
+    fig = Figure(figsize=(fig_width, 4.4))
+    # Fixed margins instead of tight_layout, which draws the figure twice.
+    fig.subplots_adjust(
+        left=0.7 / fig_width, right=1 - legend_width / fig_width, bottom=0.3, top=0.92
+    )
+    ax = fig.add_subplot()
+    ax.add_collection(PolyCollection(list(verts), facecolors=colors, linewidths=0))
+    ax.add_collection(LineCollection(list(segments), colors="black", linewidths=0.6))
+    ax.set_xlim(-0.5, t - 0.5)
+    ax.set_ylim(0, 1.02)
+    ax.set_xticks(np.arange(t), [task.removeprefix("radrbench_") for task in group.tasks])
+    ax.tick_params(axis="x", labelrotation=45, labelsize=7)
+    for label in ax.get_xticklabels():
+        label.set_horizontalalignment("right")
+    ax.set_ylabel("accuracy (label F1 for multi_open), 95% CI")
+    ax.set_title(f"{group.title}: per-task outcome with 95% CIs", loc="left")
+    handles = [
+        Patch(color=color, label=_short(run.name))
+        for run, color in zip(group.runs, _colors(m), strict=True)
+    ]
+    ax.legend(
+        handles=handles,
+        fontsize=6,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        ncol=columns,
+        frameon=False,
+    )
+    ax.grid(axis="y", linewidth=0.3)
+    name = f"plots/{group.id}-tasks.png"
+    _save(fig, out, name)
     return Plot(
         name,
         f"{group.title}: per-task outcome",
@@ -118,58 +169,84 @@ def task_bars(group: Group, out: Path) -> Plot:
     )
 
 
-def scatter(group: Group, out: Path) -> Plot | None:
+def scatter(group: PlotGroup, out: Path) -> Plot | None:
     """Overall outcome (x) against RadRScore (y), each with its 95% CI, one point per run."""
-    metric = group.outcome_metric
-    rows = []
-    for entry in group.entries:
-        outcome = entry.summary.outcome.overall.metrics.get(metric)
-        radr = entry.summary.radrscore.overall if entry.summary.radrscore else None
-        if outcome is None or outcome.value is None or radr is None or radr.radrscore.value is None:
-            continue
-        rows.append((entry.summary.model.name, outcome, radr.radrscore))
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    rows = [
+        (run.name, run.outcome, run.radrscore)
+        for run in group.runs
+        if run.outcome is not None and run.radrscore is not None
+    ]
     if not rows:
         return None
-
-    def err(est: Estimate) -> tuple[float, float]:
-        assert est.value is not None
-        low = est.value if est.ci_low is None else est.ci_low
-        high = est.value if est.ci_high is None else est.ci_high
-        return (est.value - low, high - est.value)
-
-    xs = np.asarray([r[1].value for r in rows], dtype=float)
-    ys = np.asarray([r[2].value for r in rows], dtype=float)
-    xerr = np.asarray([err(r[1]) for r in rows]).T
-    yerr = np.asarray([err(r[2]) for r in rows]).T
-    with _style():
-        fig = Figure(figsize=(6.0, 4.5))
-        ax = fig.add_subplot()
-        ax.errorbar(xs, ys, xerr=xerr, yerr=yerr, fmt="o", ms=3, lw=0.6, capsize=0)
-        for (name, _, _), x, y in zip(rows, xs, ys, strict=True):
-            ax.annotate(
-                _short(name, 28), (x, y), xytext=(3, 3), textcoords="offset points", fontsize=6
-            )
-        ax.set_xlim(-0.02, 1.02)
-        ax.set_ylim(-0.02, 1.02)
-        ax.set_xlabel(f"{LABELS[metric]} (all tasks), 95% CI")
-        ax.set_ylabel("RadRScore (all tasks), 95% CI")
-        ax.set_title(f"{group.title}: {LABELS[metric]} against RadRScore", loc="left")
-        ax.grid(linewidth=0.3)
-        fig.tight_layout()
-        name = f"plots/{group.id}-outcome-vs-radrscore.png"
-        fig.savefig(out / name, dpi=_DPI)
+    xs = np.asarray([r[1][0] for r in rows if r[1] is not None])
+    ys = np.asarray([r[2][0] for r in rows if r[2] is not None])
+    xerr = np.asarray([(r[1][0] - r[1][1], r[1][2] - r[1][0]) for r in rows if r[1]]).T
+    yerr = np.asarray([(r[2][0] - r[2][1], r[2][2] - r[2][0]) for r in rows if r[2]]).T
+    metric = LABELS[group.outcome_metric]
+    fig = Figure(figsize=(6.0, 4.5))
+    fig.subplots_adjust(left=0.11, right=0.97, bottom=0.11, top=0.93)
+    ax = fig.add_subplot()
+    ax.errorbar(xs, ys, xerr=xerr, yerr=yerr, fmt="o", ms=3, lw=0.6, capsize=0)
+    for (name, _, _), x, y in zip(rows, xs, ys, strict=True):
+        ax.annotate(_short(name, 28), (x, y), xytext=(3, 3), textcoords="offset points", fontsize=6)
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel(f"{metric} (all tasks), 95% CI")
+    ax.set_ylabel("RadRScore (all tasks), 95% CI")
+    ax.set_title(f"{group.title}: {metric} against RadRScore", loc="left")
+    ax.grid(linewidth=0.3)
+    name = f"plots/{group.id}-outcome-vs-radrscore.png"
+    _save(fig, out, name)
     return Plot(
         name,
-        f"{group.title}: {LABELS[metric]} against RadRScore",
-        f"Scatter plot: each run's {LABELS[metric]} against its RadRScore with 95% CIs "
-        f"({group.title})",
+        f"{group.title}: {metric} against RadRScore",
+        f"Scatter plot: each run's {metric} against its RadRScore with 95% CIs ({group.title})",
     )
 
 
-def group_plots(group: Group, out: Path) -> list[Plot]:
-    (out / "plots").mkdir(parents=True, exist_ok=True)
-    plots = [task_bars(group, out)]
-    point = scatter(group, out)
-    if point is not None:
-        plots.append(point)
-    return plots
+def draw_all(groups: Sequence[PlotGroup], out: Path) -> dict[str, list[Plot]]:
+    """Every group's plots, written under ``out/plots/``; plot lists by group id."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    drawn: dict[str, list[Plot]] = {}
+    with matplotlib.rc_context({"text.parse_math": False, "font.size": 8}):
+        for group in groups:
+            plots = [task_bars(group, out)]
+            point = scatter(group, out)
+            if point is not None:
+                plots.append(point)
+            drawn[group.id] = plots
+    return drawn
+
+
+class PlotJob:
+    """:func:`draw_all` in a second process (in this one if none can be started)."""
+
+    def __init__(self, groups: Sequence[PlotGroup], out: Path):
+        self._groups, self._out = list(groups), out
+        self._future: Any = None
+        self._pool: Any = None
+        try:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            self._future = self._pool.submit(draw_all, self._groups, out)
+        except (OSError, RuntimeError, ImportError):
+            self._pool = self._future = None
+
+    def result(self) -> dict[str, list[Plot]]:
+        if self._future is None:
+            return draw_all(self._groups, self._out)
+        try:
+            return dict(self._future.result())
+        finally:
+            self._pool.shutdown()
+
+    def cancel(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)

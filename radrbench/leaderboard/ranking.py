@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from itertools import combinations
+from typing import cast
 
 import numpy as np
+from numpy.typing import NDArray
 
 from radrbench.metrics.bootstrap import FloatArray, safe_ratio
 
@@ -29,6 +31,14 @@ _MAX_CELLS = 1 << 22
 
 Statistic = Callable[[FloatArray, int], FloatArray]
 """Column sums of resamples (resamples, k) and the sample count -> statistic (resamples,)."""
+
+
+def single_threaded_blas() -> AbstractContextManager[object]:
+    """One BLAS thread: the resample sums are many small matrix products, for which
+    OpenBLAS's thread hand-offs cost 20x the product itself on a busy machine."""
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+    return cast(AbstractContextManager[object], threadpool_limits(limits=1, user_api="blas"))
 
 
 def accuracy_statistic(sums: FloatArray, n: int) -> FloatArray:
@@ -89,12 +99,10 @@ def _seed(scope: str, ids: tuple[str, ...]) -> int:
 def _resampled(
     statistic: Statistic, members: Sequence[Contender], seed: int, resamples: int
 ) -> FloatArray:
-    """(resamples, len(members)) statistics of runs on the same samples, same draws."""
-    first = members[0]
-    assert first.ids is not None
-    n = len(first.ids)
-    data = np.concatenate([m.columns for m in members if m.columns is not None], axis=1)
-    widths = [m.columns.shape[1] for m in members if m.columns is not None]
+    """(len(members), resamples) statistics of runs on the same samples, same draws."""
+    columns = [m.columns for m in members if m.columns is not None]
+    n, width = columns[0].shape
+    data = np.concatenate(columns, axis=1)
     rng = np.random.default_rng(seed)
     out = np.empty((resamples, len(members)), dtype=np.float64)
     per_chunk = max(1, _MAX_CELLS // max(n, 1))
@@ -103,12 +111,32 @@ def _resampled(
         rows = rng.integers(0, n, size=(size, n))
         offsets = (np.arange(size) * n)[:, None]
         counts = np.bincount((rows + offsets).ravel(), minlength=size * n).reshape(size, n)
-        sums = counts.astype(np.float64) @ data
-        column = 0
-        for index, width in enumerate(widths):
-            out[start : start + size, index] = statistic(sums[:, column : column + width], n)
-            column += width
-    return out
+        sums = (counts.astype(np.float64) @ data).reshape(size * len(members), width)
+        out[start : start + size] = statistic(sums, n).reshape(size, len(members))
+    return out.T
+
+
+def _higher_beyond(stats: FloatArray, q: float) -> NDArray[np.bool_]:
+    """``higher[i, j]``: the percentile interval of ``stats[j] - stats[i]`` over resamples
+    (``np.quantile(..., [q, 1 - q])``, linear interpolation) lies wholly above 0.
+
+    Decided from the number of resamples where ``stats[j] <= stats[i]``, so no difference is
+    formed, sorted or partitioned; only pairs where 0 falls between the two order statistics
+    around the bound need their differences.
+    """
+    position = (stats.shape[1] - 1) * q
+    low = int(np.floor(position))
+    fraction = position - low
+    # at_most[i, j] = #{r: stats[j, r] - stats[i, r] <= 0}; sorted: s[count - 1] <= 0 < s[count]
+    at_most = np.count_nonzero(stats[None, :, :] <= stats[:, None, :], axis=2)
+    higher: NDArray[np.bool_] = at_most <= low
+    if fraction > 0:
+        for i, j in zip(*np.nonzero(at_most == low + 1), strict=True):  # s[low] <= 0 < s[low+1]
+            d = stats[j] - stats[i]
+            s_low, s_high = d[d <= 0].max(), d[d > 0].min()
+            higher[i, j] = s_low + fraction * (s_high - s_low) > 0
+    np.fill_diagonal(higher, False)
+    return higher
 
 
 def shared_ranks(
@@ -127,61 +155,53 @@ def shared_ranks(
     for index, contender in enumerate(ranked):
         if contender.ids is not None and contender.columns is not None and contender.ids:
             clusters.setdefault(contender.ids, []).append(index)
-    stats = np.full((resamples, len(ranked)), np.nan)
-    cluster_of = [-1] * len(ranked)
+    stats = np.full((len(ranked), resamples), np.nan)  # one row of resampled values per run
+    cluster = np.full(len(ranked), -1)
     for number, (ids, members) in enumerate(clusters.items()):
         block = _resampled(statistic, [ranked[i] for i in members], _seed(scope, ids), resamples)
-        stats[:, members] = block
-        for i in members:
-            cluster_of[i] = number
+        stats[members] = block
+        cluster[members] = number
     tail = (1.0 - confidence) / 2.0
     m = len(ranked)
     higher = np.zeros((m, m), dtype=bool)  # higher[i, j]: j is higher than i beyond the CI
-    method = [set[str]() for _ in range(m)]
-    pairs = list(combinations(range(m), 2))
-    sampled = [(i, j) for i, j in pairs if cluster_of[i] >= 0 and cluster_of[j] >= 0]
-    if sampled:
-        first = np.asarray([i for i, _ in sampled])
-        second = np.asarray([j for _, j in sampled])
-        diff = stats[:, second] - stats[:, first]
-        low, high = np.quantile(diff, [tail, 1.0 - tail], axis=0)
-        for (i, j), lo, hi in zip(sampled, low.tolist(), high.tolist(), strict=True):
-            higher[i, j] = lo > 0
-            higher[j, i] = hi < 0
-            kind = "paired" if cluster_of[i] == cluster_of[j] else "unpaired"
-            method[i].add(kind)
-            method[j].add(kind)
-    own = np.quantile(stats, [tail, 1.0 - tail], axis=0) if clusters else None
+    flags = {name: np.zeros(m, dtype=bool) for name in ("paired", "unpaired", "CI")}
+    sampled = np.flatnonzero(cluster >= 0)
+    if len(sampled) > 1:
+        higher[np.ix_(sampled, sampled)] = _higher_beyond(stats[sampled], tail)
+        same = cluster[sampled][:, None] == cluster[sampled][None, :]
+        flags["paired"][sampled] = same.sum(axis=1) > 1
+        flags["unpaired"][sampled] = (~same).any(axis=1)
+    own = np.quantile(stats, [tail, 1.0 - tail], axis=1) if clusters else None
 
     def bounds(i: int) -> tuple[float, float] | None:
         contender = ranked[i]
         if contender.ci_low is not None and contender.ci_high is not None:
             return (contender.ci_low, contender.ci_high)
-        if own is not None and cluster_of[i] >= 0:
+        if own is not None and cluster[i] >= 0:
             return (float(own[0, i]), float(own[1, i]))
         return None
 
-    for i, j in pairs:
-        if cluster_of[i] >= 0 and cluster_of[j] >= 0:
-            continue
-        x, y = bounds(i), bounds(j)
-        if x is None or y is None:
-            continue
-        higher[i, j] = y[0] > x[1]
-        higher[j, i] = x[0] > y[1]
-        method[i].add("CI")
-        method[j].add("CI")
-    numbers = [1 + int(higher[i].sum()) for i in range(m)]
+    for i in np.flatnonzero(cluster < 0).tolist():
+        for j in range(m):
+            if j == i or (j < i and cluster[j] < 0):
+                continue  # itself, or a pair compared already
+            x, y = bounds(i), bounds(j)
+            if x is None or y is None:
+                continue
+            higher[i, j] = y[0] > x[1]
+            higher[j, i] = x[0] > y[1]
+            flags["CI"][[i, j]] = True
+    numbers = (1 + higher.sum(axis=1)).tolist()
     counts = np.bincount(numbers)
     out = {}
     for i in range(m):
         sampled_interval = None
-        if own is not None and cluster_of[i] >= 0:
+        if own is not None and cluster[i] >= 0:
             sampled_interval = (float(own[0, i]), float(own[1, i]))
         out[ranked[i].key] = Rank(
             numbers[i],
             bool(counts[numbers[i]] > 1),
-            "+".join(sorted(method[i])) or "alone",
+            "+".join(name for name in sorted(flags) if flags[name][i]) or "alone",
             sampled_interval,
         )
     return out

@@ -15,6 +15,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 TIE_MARK = "="
 
@@ -136,19 +137,26 @@ def csv_text(text: str) -> str:
     return "'" + text if text.startswith(_FORMULA) else text
 
 
+@lru_cache(maxsize=8192)
 def md_text(text: str) -> str:
     """Markdown-safe text for a table cell: one line, pipes, HTML and emphasis escaped."""
     return _MD_SPECIAL.sub(r"\\\1", one_line(text))
 
 
+_LATEX_TABLE = str.maketrans(_LATEX)
+
+
+@lru_cache(maxsize=8192)
 def latex_text(text: str) -> str:
     """LaTeX-safe text: specials escaped; non-ASCII folded to ASCII (``?`` if impossible),
     so the table compiles with any engine and no packages."""
-    folded = unicodedata.normalize("NFKD", one_line(text))
-    ascii_text = "".join(
-        ch if ch.isascii() else ("" if unicodedata.combining(ch) else "?") for ch in folded
-    )
-    return "".join(_LATEX.get(ch, ch) for ch in ascii_text)
+    text = one_line(text)
+    if not text.isascii():
+        folded = unicodedata.normalize("NFKD", text)
+        text = "".join(
+            ch if ch.isascii() else ("" if unicodedata.combining(ch) else "?") for ch in folded
+        )
+    return text.translate(_LATEX_TABLE)
 
 
 # --- writers ----------------------------------------------------------------------------
@@ -211,14 +219,18 @@ def to_csv(sections: Sequence[Section]) -> str:
                 columns.append(name)
     header = ["table", *extra, *columns]
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, header, lineterminator="\n", extrasaction="ignore")
-    writer.writeheader()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
     for section in sections:
+        fixed = [
+            csv_text(section.title),
+            *(csv_text(section.fields.get(name, "")) for name in extra),
+        ]
         for row in section.rows:
-            values: dict[str, object] = {"table": csv_text(section.title)}
-            values.update({name: csv_text(value) for name, value in section.fields.items()})
-            values.update(_flat_cells(section, row))
-            writer.writerow({key: "" if value is None else value for key, value in values.items()})
+            values = _flat_cells(section, row)
+            writer.writerow(
+                [*fixed, *("" if (v := values.get(name)) is None else v for name in columns)]
+            )
     return buffer.getvalue()
 
 
@@ -273,12 +285,12 @@ def latex_table(section: Section) -> str:
         for column in columns:
             cell = row.get(column.key)
             if isinstance(cell, Est) and cell.value is not None:
-                text = fmt(cell.value)
+                text = fmt(cell.value)  # digits only: nothing to escape
                 if cell.low is not None and cell.high is not None:
-                    text += f" [{fmt(cell.low)}, {fmt(cell.high)}]"
+                    text += f" {{[}}{fmt(cell.low)}, {fmt(cell.high)}{{]}}"
                 if cell.n is not None:
                     text += f" ({cell.n})"
-                cells.append(latex_text(text))
+                cells.append(text)
             else:
                 cells.append(latex_text(cell_text(cell)))
         lines.append(" & ".join(cells) + " \\\\")

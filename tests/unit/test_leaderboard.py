@@ -228,6 +228,24 @@ def test_ranks_share_places_and_fall_back_to_intervals() -> None:
     assert again["t1"].interval == ranks["t1"].interval
 
 
+def test_rank_decisions_equal_the_percentile_interval_of_each_difference() -> None:
+    """The counting shortcut decides exactly what np.quantile of every difference says,
+    ties and values on the interpolation edge included."""
+    from radrbench.leaderboard.ranking import _higher_beyond
+
+    rng = np.random.default_rng(3)
+    separated = 0
+    for _ in range(20):
+        stats = np.round(rng.normal(0.5, 0.02, size=(25, 1000)), 2) + rng.normal(0, 0.03, (25, 1))
+        higher = _higher_beyond(stats, 0.025)
+        for i in range(25):
+            expected = np.quantile(stats - stats[i], 0.025, axis=1) > 0
+            expected[i] = False
+            assert (higher[i] == expected).all()
+        separated += int(higher.sum())
+    assert separated > 100  # the data exercise both outcomes
+
+
 def test_kendall_tau_b_matches_scipy() -> None:
     from scipy.stats import kendalltau
 
