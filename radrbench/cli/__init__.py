@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from radrbench import __version__
-from radrbench.cli import _data, _dev, _eval, _leaderboard, _metric_check, _score, _serve
+from radrbench.cli import _data, _dev, _eval, _leaderboard, _metric_check, _score, _serve, _train
 from radrbench.cli._common import err_console
 from radrbench.errors import RadrbenchError
 
@@ -31,6 +31,7 @@ app.command("score")(_score.score_command)
 app.command("metric-check")(_metric_check.metric_check_command)
 app.command("judge-agreement")(_score.judge_agreement_command)
 app.add_typer(_leaderboard.app, name="leaderboard")
+app.add_typer(_train.app, name="train")
 
 _state = {"debug": False}
 

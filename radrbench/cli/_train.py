@@ -1,0 +1,176 @@
+"""``radrbench train …``: reproduce ChestX-Reasoner (SFT, then GRPO with the process reward)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from radrbench.cli._common import console
+
+if TYPE_CHECKING:
+    from radrbench.training.reward_suite import RewardSuiteReport
+    from radrbench.training.train import TrainResult
+
+app = typer.Typer(
+    help="Train on TRL: SFT on reasoning chains, then GRPO with format, outcome and process "
+    "rewards (recipes in training/*.yaml).",
+    no_args_is_help=True,
+)
+
+RecipeOption = Annotated[
+    Path, typer.Option("--recipe", "-r", help="Recipe YAML (see training/*.yaml).")
+]
+ResumeOption = Annotated[
+    bool, typer.Option("--resume", help="Continue from the run directory's last checkpoint.")
+]
+OutOption = Annotated[
+    Path | None, typer.Option("--out", "-o", help="Run directory (default: the recipe's).")
+]
+StepsOption = Annotated[
+    int | None, typer.Option("--max-steps", min=1, help="Stop after N optimizer steps.")
+]
+DryRunOption = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run",
+        help="Build the trainer with the recipe's settings on the tiny model and a few phantom "
+        "samples, print the settings, train nothing.",
+    ),
+]
+
+
+def _train(
+    stage: str, recipe_path: Path, resume: bool, out: Path | None, steps: int | None, dry_run: bool
+) -> None:
+    from radrbench.errors import ConfigError
+    from radrbench.training.recipe import load_recipe
+    from radrbench.training.train import run_recipe
+
+    recipe = load_recipe(recipe_path)
+    if recipe.stage != stage:
+        raise ConfigError(
+            f"this is a {recipe.stage} recipe",
+            where=str(recipe_path),
+            hint=f"run it with 'radrbench train {recipe.stage}'",
+        )
+    result = run_recipe(recipe, out=out, resume=resume, dry_run=dry_run, max_steps=steps)
+    _report(result, dry_run)
+
+
+def _report(result: TrainResult, dry_run: bool) -> None:
+    from radrbench.training.train import is_main_process
+
+    if not is_main_process():
+        return
+    for note in result.notes:
+        console.print(f"note: {note}")
+    if dry_run:
+        console.print("dry run: the trainer builds; settings as the trainer got them:")
+        for name, value in result.settings.items():
+            console.print(f"  {name}: {value}")
+        return
+    console.print(f"trained {result.steps} steps; run directory {result.run_dir}")
+    console.print(f"model: {result.final_dir}  (evaluate: radrbench eval --hf {result.final_dir})")
+    console.print(f"metrics: {result.run_dir / 'metrics.csv'}")
+    for plot in result.plots:
+        console.print(f"plot: {plot}")
+
+
+@app.command("sft")
+def sft_command(
+    recipe: RecipeOption,
+    resume: ResumeOption = False,
+    out: OutOption = None,
+    max_steps: StepsOption = None,
+    dry_run: DryRunOption = False,
+) -> None:
+    """Supervised fine-tuning on <think>chain</think><answer>answer</answer> targets."""
+    _train("sft", recipe, resume, out, max_steps, dry_run)
+
+
+@app.command("grpo")
+def grpo_command(
+    recipe: RecipeOption,
+    resume: ResumeOption = False,
+    out: OutOption = None,
+    max_steps: StepsOption = None,
+    dry_run: DryRunOption = False,
+) -> None:
+    """GRPO with the format, outcome and (hardened) process rewards."""
+    _train("grpo", recipe, resume, out, max_steps, dry_run)
+
+
+@app.command("plot")
+def plot_command(
+    run: Annotated[Path, typer.Argument(help="A training run directory.")],
+) -> None:
+    """Redraw a run's plots from its metrics.csv."""
+    from radrbench.errors import RunError
+    from radrbench.training.logs import METRICS_FILE, plot_run
+
+    if not (run / METRICS_FILE).is_file():
+        raise RunError(f"no {METRICS_FILE}", where=str(run), hint="is this a training run?")
+    for plot in plot_run(run):
+        console.print(f"plot: {plot}")
+
+
+@app.command("reward-check")
+def reward_check_command(
+    judge: Annotated[str, typer.Option(help="RadRScore judge spec.")] = "offline",
+    cases: Annotated[int, typer.Option(min=1, help="Phantom samples per report style.")] = 40,
+    seed: Annotated[int, typer.Option(help="Seed of the phantom cases and variants.")] = 0,
+) -> None:
+    """Can degenerate reasoning earn the process reward? Exit 1 when a requirement is missed.
+
+    Scores the true chain and each degenerate variant (the answer always correct) on phantom
+    samples of both report styles: every required variant must score at least 0.5 below the
+    true chain on every sample, and correct reasoning above wrong reasoning.
+    """
+    from radrbench.training.reward_suite import run_reward_suite
+    from radrbench.training.rewards import ProcessReward, ProcessRewardConfig
+
+    reward = ProcessReward(ProcessRewardConfig(judge=judge))
+    report = asyncio.run(run_reward_suite(reward, n=cases, seed=seed))
+    _print_suite(report)
+    if not report.met:
+        for failure in report.failures:
+            console.print(f"[red]missed:[/red] {failure}")
+        raise typer.Exit(1)
+    console.print("every requirement met")
+
+
+def _print_suite(report: RewardSuiteReport) -> None:
+    from rich.table import Table
+
+    def cell(value: float | None) -> str:
+        return "-" if value is None else f"{value:.3f}"
+
+    for style, rows in report.variants.items():
+        table = Table(
+            title=f"process reward, phantom-{style} ({report.cases[style]} samples, judge "
+            f"{report.judge})",
+            title_justify="left",
+        )
+        for column in ("variant", "n", "RadRScore", "base", "reward", "mean gap", "min gap"):
+            table.add_column(column, justify="left" if column == "variant" else "right")
+        table.add_column("guards tripped (share)")
+        for row in rows:
+            guards = ", ".join(f"{name} {share:.2f}" for name, share in row.guards.items())
+            mark = "*" if row.required else ""
+            table.add_row(
+                row.variant + mark,
+                str(row.n),
+                cell(row.mean_radrscore),
+                cell(row.mean_base),
+                cell(row.mean_reward),
+                cell(row.mean_gap),
+                cell(row.min_gap),
+                guards,
+            )
+        console.print(table)
+        below, total = report.wrong_below_true[style]
+        console.print(f"correct above wrong reasoning (both answers right): {below}/{total}")
+    console.print("* required: min gap >= 0.5")
