@@ -117,7 +117,7 @@ class SiteRenderer:
         self.css = (templates / "style.css").read_text("utf-8")
         self.js = (templates / "sort.js").read_text("utf-8")
         self.csp = (
-            "default-src 'none'; img-src 'self'; "
+            "default-src 'none'; img-src 'self' data:; "
             f"style-src '{_sha256(self.css)}'; script-src '{_sha256(self.js)}'; "
             "base-uri 'none'; form-action 'none'"
         )
