@@ -114,3 +114,30 @@ def test_7b_recipes_build_their_trainers_on_the_tiny_model(stage: str) -> None:
     if stage == "grpo":
         assert settings["num_generations"] == 8 and settings["beta"] == 0.001
         assert settings["use_vllm"] is True
+
+
+def test_two_cpu_processes_with_gloo(tmp_path: Path, tiny_qwen2vl: Path, phantom_dir: Path) -> None:
+    """The same entry point under torchrun: 2 processes, one global batch of 4."""
+    import subprocess
+    import sys
+
+    path = _recipe(tmp_path, "sft", tiny_qwen2vl, phantom_dir)
+    recipe = yaml.safe_load(path.read_text())
+    recipe["global_batch_size"] = 4
+    recipe["eval"] = {"samples": 0}
+    path.write_text(yaml.safe_dump(recipe))
+    torchrun = Path(sys.executable).parent / "torchrun"
+    done = subprocess.run(
+        [
+            *(str(torchrun), "--nproc_per_node", "2", "-m", "radrbench", "train", "sft"),
+            *("--recipe", str(path), "--max-steps", "1"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    run = tmp_path / "run-sft"
+    assert (run / "final" / "model.safetensors").is_file()
+    assert done.stdout.count("trained 1 steps") == 1  # only the main process reports
