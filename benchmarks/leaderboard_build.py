@@ -54,8 +54,10 @@ def page_weight(page: Path) -> tuple[int, list[str], list[str]]:
     html = page.read_text("utf-8")
     parser = _Loads()
     parser.feed(html)
-    external = [
-        url for url in parser.loads if re.match(r"^[a-z]+:|^//", url, re.IGNORECASE)
+    external = [  # data: URIs are inline (the empty favicon), not requests
+        url
+        for url in parser.loads
+        if re.match(r"^[a-z]+:|^//", url, re.IGNORECASE) and not url.startswith("data:")
     ] + re.findall(r"url\(\s*['\"]?(?:https?:)?//", html)
     size = len(html.encode())
     files = []

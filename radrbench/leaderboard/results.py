@@ -344,8 +344,16 @@ def _same_run(a: RunSummary, b: RunSummary) -> bool:
 
 
 def _write_json(path: Path, payload: Any) -> None:
+    """Summary and configuration indented as a person reads them; per-sample files compact."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n", "utf-8")
+    readable = path.name in (SUMMARY_FILE, CONFIG_FILE)
+    text = json.dumps(
+        payload,
+        indent=2 if readable else None,
+        separators=None if readable else (",", ":"),
+        ensure_ascii=False,
+    )
+    path.write_text(text + "\n", "utf-8")
 
 
 @dataclass(frozen=True)
