@@ -141,3 +141,16 @@ def test_two_cpu_processes_with_gloo(tmp_path: Path, tiny_qwen2vl: Path, phantom
     run = tmp_path / "run-sft"
     assert (run / "final" / "model.safetensors").is_file()
     assert done.stdout.count("trained 1 steps") == 1  # only the main process reports
+
+
+def test_demo_quick_runs_base_sft_grpo_and_continues(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    first = run_cli("train", "demo", "--quick", "--out", str(out))
+    assert first.returncode == 0, first.stderr[-3000:]
+    for name in ("base", "sft", "grpo"):
+        assert (out / "eval" / name / "summary.json").is_file()
+        assert f"│ {name}" in first.stdout
+    assert "plot:" in first.stdout and "95% CI" in first.stdout
+    again = run_cli("train", "demo", "--quick", "--out", str(out))
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "exists, kept" in again.stdout
