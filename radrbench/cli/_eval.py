@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -195,6 +195,15 @@ def eval_command(
         typer.Option(help="RadRScore judge after generation: offline, openai:MODEL[@URL], none."),
     ] = "offline",
     judge_concurrency: Annotated[int, typer.Option(min=1, help="Judge calls in flight.")] = 16,
+    predictions: Annotated[
+        Path | None,
+        typer.Option(
+            "--predictions",
+            help="Score outputs made elsewhere instead of generating: radrbench JSONL "
+            "(id, output) or the official ChestX-Reasoner result files (a file or a folder); "
+            "with --model NAME.",
+        ),
+    ] = None,
     i_understand_data_use: Annotated[
         bool,
         typer.Option(
@@ -210,6 +219,20 @@ def eval_command(
     """  # noqa: E501
     from radrbench.eval.config import EvalConfig
 
+    if predictions is not None:
+        conflicting = {"--endpoint": endpoint, "--hf": hf, "--baseline": baseline}
+        score_predictions(
+            predictions,
+            model,
+            conflicting,
+            data,
+            limit,
+            out,
+            prompt_profile,
+            judge,
+            judge_concurrency,
+        )
+        return
     spec, defaults = resolve_model(
         endpoint, model, hf, baseline, port, model_path, api_key_env, engine
     )
@@ -236,6 +259,41 @@ def eval_command(
         from radrbench.cli._score import judge_run_dir, print_radrscore_table
 
         print_radrscore_table(judge_run_dir(run_dir, judge, judge_concurrency))
+
+
+def score_predictions(
+    predictions: Path,
+    model: str | None,
+    conflicting: Mapping[str, object],
+    data: Path | None,
+    limit: int | None,
+    out: Path | None,
+    prompt_profile: str | None,
+    judge: str,
+    judge_concurrency: int,
+) -> None:
+    """``radrbench eval --predictions``: a run directory from outputs made elsewhere."""
+    from radrbench.eval.predictions import check_options, write_run
+
+    name = check_options(conflicting, model)
+    run_dir = out or default_run_dir(name)
+    summary, report = write_run(
+        predictions,
+        run_dir,
+        model=name,
+        data_dir=data,
+        limit=limit,
+        prompt_profile=prompt_profile or "unknown",
+    )
+    print_outcome_table(summary)
+    if judge != "none":
+        from radrbench.cli._score import judge_run_dir, print_radrscore_table
+
+        print_radrscore_table(judge_run_dir(run_dir, judge, judge_concurrency))
+    console.print(report.line(), markup=False, highlight=False)
+    for problem in (report.unreadable + report.unmatched + report.duplicates)[:10]:
+        err_console.print(f"  {problem}", markup=False, highlight=False)
+    console.print(f"run written to {run_dir} (all of them in {run_dir}/predictions_report.json)")
 
 
 @dataclass(frozen=True)
