@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -180,6 +181,15 @@ def run_recipe(
     max_steps: int | None = None,
 ) -> TrainResult:
     """Train (or, with ``dry_run``, only build the trainer on the tiny model)."""
+    if dry_run:  # TRL creates the output directory: keep the recipe's untouched
+        with tempfile.TemporaryDirectory(prefix="radrbench-dry-run-") as scratch:
+            return _run(recipe, Path(scratch), resume, True, max_steps)
+    return _run(recipe, Path(out or recipe.output_dir), resume, False, max_steps)
+
+
+def _run(
+    recipe: Recipe, run_dir: Path, resume: bool, dry_run: bool, max_steps: int | None
+) -> TrainResult:
     import torch
     from transformers import AutoProcessor
 
@@ -187,7 +197,6 @@ def run_recipe(
     from radrbench.training import data as training_data
     from radrbench.training.logs import MetricsCallback, plot_run
 
-    run_dir = Path(out or recipe.output_dir)
     notes: list[str] = []
     if max_steps is not None:
         recipe = recipe.model_copy(update={"trainer": {**recipe.trainer, "max_steps": max_steps}})
