@@ -1,5 +1,5 @@
 # Entry points; README.md names `make demo` and `make test`.
-.PHONY: setup demo test test-fast lint ci clean
+.PHONY: setup demo train-demo test test-fast lint ci clean
 
 VENV := .venv
 RB := $(VENV)/bin/radrbench
@@ -23,6 +23,10 @@ demo: setup
 		--port $(DEMO_PORT) --data $(DEMO_DIR)/bench --limit $(DEMO_LIMIT) \
 		--out $(DEMO_DIR)/runs/tiny-qwen2-vl --judge offline
 	$(RB) score $(DEMO_DIR)/runs/tiny-qwen2-vl --judge offline
+
+# The toy reproduction on CPU: base -> SFT -> GRPO with the process reward, evaluated side by side.
+train-demo: setup
+	$(RB) train demo --out $(DEMO_DIR)/train
 
 # pytest exits 5 when it collected no tests: that must fail, not pass silently.
 test: setup
