@@ -60,15 +60,17 @@ def _interval(est: Estimate | None) -> Interval | None:
 def plot_group(group: Group) -> PlotGroup:
     """What the plots of a group show, as plain data."""
     runs = []
+    names = [entry.summary.model.name for entry in group.entries]
     for entry in group.entries:
         s = entry.summary
+        name = s.model.name if names.count(s.model.name) == 1 else f"{s.model.name} ({s.run_id})"
         tasks = tuple(
             _interval(s.tasks[task].metrics.get(s.tasks[task].primary)) for task in group.key.tasks
         )
         overall = s.radrscore.overall if s.radrscore else None
         runs.append(
             PlotRun(
-                s.model.name,
+                name,
                 tasks,
                 _interval(s.outcome.overall.metrics.get(group.outcome_metric)),
                 _interval(overall.radrscore) if overall else None,
