@@ -160,7 +160,7 @@ class OfflineJudge(Judge):
                 items, [m.code for m in own if m.status is None], chain, chain_codes
             )
             judgments.append(StepJudgment(text=text, label=label))
-        chain_plans = [step for step in reference.chain if self._plan(step)]
+        chain_plans = [step for step in reference.chain if self._plan(step)] if plans else []
         for indices, targets in ((undecided, reference.chain), (plans, chain_plans)):
             encoder = self._encoder() if indices and targets else None
             if encoder is None:
