@@ -49,10 +49,10 @@ from radrbench.eval.summary import (
     Failures,
     ModelInfo,
     Summary,
-    TaskResult,
     Usage,
+    task_results,
 )
-from radrbench.metrics.outcome import score_outcome, summarize_outcomes
+from radrbench.metrics.outcome import score_outcome
 from radrbench.tasks.catalog import TASKS
 
 CONFIG_FILE = "config.json"
@@ -349,19 +349,7 @@ def write_run(
         with (run_dir / f"samples_{task}_{stamp}.jsonl").open("w", encoding="utf-8") as handle:
             for row in rows:
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-    outcome = summarize_outcomes((sample, score) for _, sample, score in scored)
-    tasks: dict[str, TaskResult] = {}
-    for task in sorted(per_task):  # as radrbench.eval.summary.build_summary does
-        spec = TASKS[task]
-        group = outcome.by_task[f"{spec.source}/{spec.family}"]
-        tasks[task] = TaskResult(
-            source=spec.source,
-            family=spec.family,
-            n=group.n,
-            parse_failed=group.parse_failed,
-            primary=group.primary,
-            metrics={name: estimate.model_dump() for name, estimate in group.metrics.items()},
-        )
+    outcome, tasks = task_results(scored)
     report = collected.report
     name, version, data = collected.benchmark
     summary = Summary(

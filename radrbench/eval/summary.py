@@ -9,6 +9,7 @@ address, wall-clock times, retries).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,26 @@ def generation_records(
     return records
 
 
+def task_results(
+    scored: Sequence[tuple[str, Sample, OutcomeScore]],
+) -> tuple[OutcomeSummary, dict[str, TaskResult]]:
+    """Outcome metrics with CIs of (task, sample, score) records, overall and per task."""
+    outcome = summarize_outcomes((sample, score) for _, sample, score in scored)
+    tasks: dict[str, TaskResult] = {}
+    for task in sorted({task for task, _, _ in scored}):
+        spec = TASKS[task]
+        group = outcome.by_task[f"{spec.source}/{spec.family}"]
+        tasks[task] = TaskResult(
+            source=spec.source,
+            family=spec.family,
+            n=group.n,
+            parse_failed=group.parse_failed,
+            primary=group.primary,
+            metrics={name: estimate.model_dump() for name, estimate in group.metrics.items()},
+        )
+    return outcome, tasks
+
+
 def build_summary(
     config: EvalConfig,
     run_dir: Path,
@@ -120,19 +141,7 @@ def build_summary(
     scored: list[tuple[str, Sample, OutcomeScore]] = [
         (task, sample, score_outcome(sample, output)) for task, sample, output in records
     ]
-    outcome = summarize_outcomes((sample, score) for _, sample, score in scored)
-    tasks: dict[str, TaskResult] = {}
-    for task in sorted({task for task, _, _ in scored}):
-        spec = TASKS[task]
-        group = outcome.by_task[f"{spec.source}/{spec.family}"]
-        tasks[task] = TaskResult(
-            source=spec.source,
-            family=spec.family,
-            n=group.n,
-            parse_failed=group.parse_failed,
-            primary=group.primary,
-            metrics={name: estimate.model_dump() for name, estimate in group.metrics.items()},
-        )
+    outcome, tasks = task_results(scored)
     done = [log.get(key) for key in log.done]
     entries = [entry for entry in done if entry is not None]
     usage = Usage(
