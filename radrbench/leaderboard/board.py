@@ -354,15 +354,22 @@ def _order(group: Group, scope: str, metric: str) -> list[Entry]:
     return sorted(group.entries, key=sort_key)
 
 
-def overall_section(group: Group) -> Section:
-    metric = group.outcome_metric
-    outcome_names = ["accuracy", "label_f1"] if group.has_choice and group.has_labels else [metric]
-    columns = [
+def _lead_columns(metric: str) -> list[Column]:
+    """The ranks and the run's identity, first in every ranked table."""
+    return [
         Column("rank_outcome", f"rank ({LABELS[metric]})", RANK_RULE),
         Column("rank_radrscore", "rank (RadRScore)", RANK_RULE),
         Column("model", "model"),
         Column("run", "run"),
         Column("prompt_profile", "prompt", "the run's prompt profile"),
+    ]
+
+
+def overall_section(group: Group) -> Section:
+    metric = group.outcome_metric
+    outcome_names = ["accuracy", "label_f1"] if group.has_choice and group.has_labels else [metric]
+    columns = [
+        *_lead_columns(metric),
         *_est_columns(outcome_names),
         *_est_columns(RADRSCORE_PARTS),
         Column("parse_failures", "parse failures", "answers that could not be parsed (wrong)"),
@@ -404,11 +411,7 @@ def task_section(group: Group, task: str) -> Section:
     metric = "label_f1" if family == {"multi_open"} else "accuracy"
     outcome_names = [metric, "exact_match"] if metric == "label_f1" else [metric]
     columns = [
-        Column("rank_outcome", f"rank ({LABELS[metric]})", RANK_RULE),
-        Column("rank_radrscore", "rank (RadRScore)", RANK_RULE),
-        Column("model", "model"),
-        Column("run", "run"),
-        Column("prompt_profile", "prompt", "the run's prompt profile"),
+        *_lead_columns(metric),
         *_est_columns(outcome_names),
         Column("parse_failed", "parse failures", "answers that could not be parsed (wrong)"),
         *_est_columns(RADRSCORE_PARTS),
