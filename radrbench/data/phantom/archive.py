@@ -32,29 +32,17 @@ from radrbench.data.phantom.claims import (
     claims_of,
     general,
 )
-from radrbench.data.phantom.text import Writer, change_of
+from radrbench.data.phantom.text import LOBE_NAMES, SEVERITY_WORDS, Writer, change_of
 from radrbench.data.phantom.truth import KIND_LABELS, Change, Finding, Study
 
 _ORDER = ("devices", "consolidation", "opacity", "lesion", "atelectasis", "edema",
           "effusion", "pneumothorax", "cardiomegaly")  # fmt: skip
 _PARENCHYMA = frozenset({"consolidation", "opacity", "lesion", "atelectasis", "edema"})
 _ADVERBS = {1: "mildly", 2: "moderately", 3: "severely"}
-_SEVERITY = {
-    "effusion": ("small", "moderate", "large"),
-    "pneumothorax": ("small", "moderate", "large"),
-    "cardiomegaly": ("mild", "moderate", "severe"),
-    "consolidation": ("patchy", "moderate", "dense"),
-    "opacity": ("faint", "patchy", "extensive"),
-    "edema": ("mild", "moderate", "severe"),
-    "atelectasis": ("minimal", "mild", "moderate"),
-}
-_LOBES = {
-    "RUL": "right upper lobe",
-    "RML": "right middle lobe",
-    "RLL": "right lower lobe",
-    "LUL": "left upper lobe",
-    "LLL": "left lower lobe",
-}
+# Kinds graded by a severity word (the Open-i writer's words); lesions and devices are not.
+_GRADED = ("effusion", "pneumothorax", "cardiomegaly", "consolidation", "opacity", "edema")
+_SEVERITY = {kind: SEVERITY_WORDS[kind] for kind in (*_GRADED, "atelectasis")}
+_LOBES = LOBE_NAMES
 # Which findings a hedge may be put on, and how often.
 _HEDGE_P = {
     "atelectasis": 0.6,
