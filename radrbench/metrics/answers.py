@@ -298,7 +298,7 @@ def _closing_choice(text: str, options: dict[str, str]) -> int | None:
     match = _CLOSING_LINE.match(text, line_start)
     if not match or match[1] not in options:
         return None
-    rest = normalize(match[2])
+    rest = normalize(match[2] or "")
     return match.start(1) if rest in ("", normalize(options[match[1]])) else None
 
 
