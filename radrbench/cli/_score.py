@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from radrbench.cli._common import console, progress_bar
+from radrbench.eval.commands import record_command
 
 JudgeOption = Annotated[
     str, typer.Option("--judge", help="Judge spec: offline, or openai:MODEL[@BASE_URL].")
@@ -73,7 +74,9 @@ def score_command(
     Writes RUN/judgments/<judge>.jsonl (findings and step labels behind every score) and
     records RadRScore, the judge spec and its prompt version in RUN/summary.json.
     """
-    print_radrscore_table(judge_run_dir(run_dir, judge, concurrency))
+    summary = judge_run_dir(run_dir, judge, concurrency)
+    record_command(run_dir)
+    print_radrscore_table(summary)
 
 
 def judge_agreement_command(

@@ -4,6 +4,8 @@
 
 - ``summary.json``: the run's summary, verbatim (validated: :mod:`radrbench.leaderboard.summary`);
 - ``config.json``: the run's resolved configuration, when the run has one;
+- ``commands.json``: the ``radrbench eval``/``score`` command lines that made the run, when
+  the run recorded them (``commands.jsonl``);
 - ``outcomes.json``: per task, the sample ids and each sample's outcome (correct and parse
   failure for choice tasks; true/false positives and false negatives of the label set for
   ``multi_open``), taken from lm-eval's per-sample records of the run;
@@ -29,11 +31,13 @@ from typing import Any, Literal
 import numpy as np
 
 from radrbench.errors import RunError
+from radrbench.eval.commands import read_commands
 from radrbench.leaderboard.summary import SUB_SCORES, RunSummary, parse_summary, read_summary
 from radrbench.metrics.bootstrap import FloatArray
 
 SUMMARY_FILE = "summary.json"
 CONFIG_FILE = "config.json"
+COMMANDS_FILE = "commands.json"
 OUTCOMES_FILE = "outcomes.json"
 JUDGMENTS_DIR = "judgments"
 FORMAT = 1
@@ -317,6 +321,8 @@ def prepare_run(run_dir: Path) -> PreparedRun:
             files[CONFIG_FILE] = json.loads(config_path.read_text("utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             raise RunError(f"cannot read it as JSON ({error})", where=str(config_path)) from error
+    if commands := read_commands(run_dir):
+        files[COMMANDS_FILE] = commands
     judge_of_record = None
     judgments_dir = run_dir / JUDGMENTS_DIR
     for path in sorted(judgments_dir.glob("*.jsonl")) if judgments_dir.is_dir() else []:

@@ -116,6 +116,10 @@ def test_radrbench_jsonl_predictions(phantom_dir: Path, tmp_path: Path) -> None:
     assert run_cli("score", str(run), "--judge", "offline").returncode == 0
     added = run_cli("leaderboard", "add", str(run), "--results", str(tmp_path / "results"))
     assert added.returncode == 0, added.stderr
+    # Every eval and score of the run left its command line, and the leaderboard keeps them.
+    commands = json.loads((tmp_path / "results" / run.name / "commands.json").read_text())
+    assert [c.split()[:2] for c in commands][-2:] == [["radrbench", "eval"], ["radrbench", "score"]]
+    assert commands[-1].endswith(f"score {run} --judge offline")
 
 
 def test_official_result_files_need_no_benchmark(tmp_path: Path) -> None:
