@@ -60,16 +60,18 @@ def validate(
     console.print(f"{bench_dir}: OK — {len(report.samples)} samples ({summary})")
 
 
+ImageRootOption = Annotated[
+    Path,
+    typer.Option(help="Folder holding your own MIMIC-CXR-JPG/, CheXpert-v1.0-small/, … copies."),
+]
+BenchOutOption = Annotated[Path, typer.Option("--out", "-o", help="Benchmark directory to write.")]
+
+
 @app.command("import-official")
 def import_official_cmd(
     files: Annotated[list[Path], typer.Argument(help="Official RadRBench-CXR JSON files.")],
-    image_root: Annotated[
-        Path,
-        typer.Option(
-            help="Folder holding your own MIMIC-CXR-JPG/, CheXpert-v1.0-small/, … copies."
-        ),
-    ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Benchmark directory to write.")],
+    image_root: ImageRootOption,
+    out: BenchOutOption,
     skip_missing: Annotated[
         bool, typer.Option(help="Leave out samples whose images are missing instead of failing.")
     ] = False,
@@ -77,6 +79,52 @@ def import_official_cmd(
     """Convert the official RadRBench-CXR JSON release into a benchmark directory."""
     samples = import_official(files, image_root, out, skip_missing=skip_missing)
     console.print(f"imported {len(samples)} samples from {len(files)} files into {out}")
+
+
+@app.command("fetch")
+def fetch_cmd(
+    image_root: ImageRootOption,
+    out: BenchOutOption,
+    repo: Annotated[
+        str, typer.Option(help="Hub dataset with the official annotations.")
+    ] = "byrLLCC/RadRBench-CXR",
+    revision: Annotated[
+        str, typer.Option(help="Branch, tag or commit hash; the commit is recorded.")
+    ] = "main",
+    files: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--files",
+            help="Glob of the repo's JSON files (repeatable).",
+            show_default="*test*.json",
+        ),
+    ] = None,
+    skip_missing: Annotated[
+        bool, typer.Option(help="Leave out samples whose images are missing instead of failing.")
+    ] = False,
+) -> None:
+    """Download the official annotations from the Hub and import them against your images.
+
+    Uses HF_ENDPOINT, HF_TOKEN (gated repos) and the Hugging Face cache: an interrupted
+    download resumes, and with HF_HUB_OFFLINE=1 a revision fetched before is read from it.
+    """
+    from radrbench.hub.fetch import DEFAULT_FILES, fetch_benchmark
+
+    patterns = tuple(files) if files else DEFAULT_FILES
+    snapshot, samples = fetch_benchmark(
+        out,
+        image_root,
+        repo_id=repo,
+        revision=revision,
+        patterns=patterns,
+        skip_missing=skip_missing,
+    )
+    console.print(
+        f"fetched {len(snapshot.files)} files of {repo} at {snapshot.commit} and imported "
+        f"{len(samples)} samples into {out}",
+        markup=False,
+        highlight=False,
+    )
 
 
 @app.command()

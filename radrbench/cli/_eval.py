@@ -16,6 +16,7 @@ import typer
 
 from radrbench.cli._common import console, err_console
 from radrbench.errors import ConfigError, ServerError
+from radrbench.eval.commands import record_command
 
 if TYPE_CHECKING:
     from radrbench.eval.config import EvalConfig, ModelSpec
@@ -254,6 +255,7 @@ def eval_command(
         summary = run_and_summarize(
             config, run_dir, acknowledged=i_understand_data_use, prices=defaults.prices
         )
+    record_command(run_dir)
     print_outcome_table(summary)
     if judge != "none":
         from radrbench.cli._score import judge_run_dir, print_radrscore_table
@@ -285,6 +287,7 @@ def score_predictions(
         limit=limit,
         prompt_profile=prompt_profile or "unknown",
     )
+    record_command(run_dir)
     print_outcome_table(summary)
     if judge != "none":
         from radrbench.cli._score import judge_run_dir, print_radrscore_table
@@ -394,12 +397,18 @@ def served_baseline(
         yield
         return
     from radrbench.baselines import get_baseline
-    from radrbench.baselines.serving import start_server
+    from radrbench.baselines.serving import engine_python, start_server
 
+    entry = get_baseline(baseline)
+    if model_path is None and entry.repo_id is not None:  # as radrbench serve: fetch first
+        from radrbench.cli._serve import prefetch_weights
+
+        engine_python(engine or entry.engine)  # type: ignore[arg-type]
+        model_path = str(prefetch_weights(baseline))
     err_console.print(f"no server at {spec.base_url}: starting {baseline} …", highlight=False)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     server = start_server(
-        get_baseline(baseline),
+        entry,
         port=port,
         model_path=model_path,
         engine=engine,  # type: ignore[arg-type]

@@ -52,6 +52,26 @@ def show_baseline(name: Annotated[str, typer.Argument(help="Baseline name.")]) -
         console.print(f"  $ {command}", markup=False, highlight=False)
 
 
+def prefetch_weights(name: str) -> Path:
+    """Download a baseline's weights at its pinned revision (sizes and free space first)."""
+    from radrbench.baselines import get_baseline
+    from radrbench.hub.weights import prefetch_baseline
+
+    def report(line: str) -> None:
+        err_console.print(f"weights: {line}", markup=False, highlight=False)
+
+    return prefetch_baseline(get_baseline(name), report)
+
+
+@baselines_app.command("fetch")
+def fetch_baseline(name: Annotated[str, typer.Argument(help="Baseline name.")]) -> None:
+    """Download a baseline's weights at its pinned revision into the Hugging Face cache.
+
+    Reports the size and the free disk space first; an interrupted download resumes.
+    """
+    console.print(str(prefetch_weights(name)), markup=False, highlight=False)
+
+
 def serve_command(
     name: Annotated[
         str, typer.Argument(help="Baseline to serve (see 'radrbench baselines list').")
@@ -65,13 +85,23 @@ def serve_command(
     ] = None,
     startup_timeout: Annotated[float, typer.Option(help="Seconds to wait for health.")] = 900.0,
     log: Annotated[Path | None, typer.Option(help="Server log file.")] = None,
+    fetch: Annotated[
+        bool,
+        typer.Option(
+            "--fetch/--no-fetch",
+            help="Download the weights at the pinned revision first (progress, disk space); "
+            "--no-fetch leaves it to the engine.",
+        ),
+    ] = True,
 ) -> None:
     """Start a baseline's OpenAI-compatible server, wait until healthy, keep it running.
 
-    Stop it with Ctrl-C. Then, in another shell: radrbench eval --baseline NAME.
+    The weights are fetched from the Hub first (repo id and revision of the baseline entry,
+    into the Hugging Face cache; HF_HUB_OFFLINE=1 uses the cached copy). Stop it with
+    Ctrl-C. Then, in another shell: radrbench eval --baseline NAME.
     """
     from radrbench.baselines import get_baseline
-    from radrbench.baselines.serving import start_server
+    from radrbench.baselines.serving import engine_python, start_server
     from radrbench.errors import ConfigError
 
     entry = get_baseline(name)
@@ -80,6 +110,9 @@ def serve_command(
             f"baseline {name!r} cannot be served with {engine!r}",
             hint=f"choose one of {', '.join(entry.engines)}",
         )
+    if fetch and model_path is None and entry.repo_id is not None and entry.engine != "openai":
+        engine_python(engine or entry.engine)  # a missing engine fails before a long download
+        model_path = str(prefetch_weights(name))
     err_console.print(f"starting {name} ({engine or entry.engine}) on 127.0.0.1:{port} …")
     server = start_server(
         entry,

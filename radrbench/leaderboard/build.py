@@ -288,6 +288,14 @@ class _GroupView:
     plots: list[Any]
 
 
+def _write_provenance(site: Path, entries: list[Entry]) -> None:
+    """Record in the site where its numbers came from (``provenance.json``)."""
+    from radrbench.hub.provenance import PROVENANCE_FILE, leaderboard_provenance
+
+    text = json.dumps(leaderboard_provenance(entries), indent=2, ensure_ascii=False) + "\n"
+    (site / PROVENANCE_FILE).write_text(text, "utf-8")
+
+
 def build_leaderboard(
     results_dir: Path,
     out: Path,
@@ -430,6 +438,7 @@ def build_leaderboard(
                 files=[*files, ("summary.json", f"runs/{entry.slug}/summary.json")],
                 **common,
             )
+        _write_provenance(staging, entries)
         _swap(staging, out)
     except BaseException:
         if plot_job is not None:
