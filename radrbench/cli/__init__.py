@@ -10,7 +10,18 @@ from typing import Annotated
 import typer
 
 from radrbench import __version__
-from radrbench.cli import _data, _dev, _eval, _leaderboard, _metric_check, _score, _serve, _train
+from radrbench.cli import (
+    _build,
+    _data,
+    _dev,
+    _eval,
+    _leaderboard,
+    _metric_check,
+    _mine,
+    _score,
+    _serve,
+    _train,
+)
 from radrbench.cli._common import err_console
 from radrbench.errors import RadrbenchError
 
@@ -23,6 +34,8 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(_data.app, name="data")
+app.command("build")(_build.build_command)
+app.command("mine")(_mine.mine_command)
 app.add_typer(_dev.app, name="dev")
 app.command("eval")(_eval.eval_command)
 app.add_typer(_serve.baselines_app, name="baselines")

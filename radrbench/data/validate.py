@@ -21,6 +21,7 @@ from radrbench.data.benchmark import (
 from radrbench.data.images import open_image
 from radrbench.data.schema import Manifest, Sample
 from radrbench.errors import DataError
+from radrbench.mining.record import mining_problems
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ def _check_lines(path: Path, report: ValidationReport) -> dict[str, list[tuple[s
                 continue
             first_seen[sample.id] = where
             report.samples.append(sample)
+            report.problems += [Problem(where, message) for message in mining_problems(sample)]
             for ref in sample.images:
                 image_users.setdefault(ref.path, []).append((where, sample.id))
     return image_users

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import tarfile
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
@@ -46,35 +47,42 @@ def archive_path() -> Path:
     return path
 
 
-def load_reports(path: Path | None = None) -> list[IUReport]:
-    """All reports with a non-empty FINDINGS section, ordered by report id."""
+def report_sections(path: Path | None = None) -> Iterator[tuple[str, list[tuple[str, str]]]]:
+    """Every report XML with any text, in archive order: its id and its labelled sections
+    (``("FINDINGS", text)``, …; whitespace collapsed, empty sections left out)."""
     path = path or archive_path()
-    reports: list[IUReport] = []
     try:
         with tarfile.open(path, "r:gz") as archive:
             for member in archive:
                 if not member.isfile() or not member.name.endswith(".xml"):
                     continue
                 handle = archive.extractfile(member)
-                if handle is not None:
-                    report = _parse(Path(member.name).stem, handle.read())
-                    if report is not None:
-                        reports.append(report)
+                sections = _sections(handle.read()) if handle is not None else []
+                if sections:
+                    yield Path(member.name).stem, sections
     except (OSError, tarfile.TarError) as error:
         raise DataError(f"cannot read the IU X-ray reports: {error}", where=str(path)) from error
+
+
+def load_reports(path: Path | None = None) -> list[IUReport]:
+    """All reports with a non-empty FINDINGS section, ordered by report id."""
+    reports = []
+    for report_id, sections in report_sections(path):
+        labelled = dict(sections)
+        if labelled.get("FINDINGS"):
+            reports.append(
+                IUReport(report_id, labelled["FINDINGS"], labelled.get("IMPRESSION", ""))
+            )
     return sorted(reports, key=lambda r: (len(r.report_id), r.report_id))
 
 
-def _parse(report_id: str, raw: bytes) -> IUReport | None:
+def _sections(raw: bytes) -> list[tuple[str, str]]:
     try:
         root = ET.fromstring(raw)
     except ET.ParseError:
-        return None
-    sections = {
-        (node.get("Label") or "").upper(): _SPACE.sub(" ", node.text or "").strip()
+        return []
+    parts = [
+        ((node.get("Label") or "").upper(), _SPACE.sub(" ", node.text or "").strip())
         for node in root.iter("AbstractText")
-    }
-    findings = sections.get("FINDINGS", "")
-    if not findings:
-        return None
-    return IUReport(report_id, findings, sections.get("IMPRESSION", ""))
+    ]
+    return [(label, body) for label, body in parts if body]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 import openai
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from radrbench.errors import JudgeError
+from radrbench.errors import JudgeError, RadrbenchError
 from radrbench.metrics.judges._llm_client import CallStats, JSONCaller, RetryPolicy
 from radrbench.metrics.judges._llm_prompts import (
     ComparisonReply,
@@ -44,6 +44,33 @@ _SPEC = re.compile(r"^openai:(?P<model>[^@\s]+)(?:@(?P<url>https?://\S+))?$")
 _NO_LOCATION = frozenset({"", "-", "none", "null", "n/a", "unspecified"})
 LOCAL_API_KEY = "no-key"  # sent to servers other than api.openai.com when no key is set
 OPENAI_HOST = "api.openai.com"
+
+
+def openai_connector(
+    base_url: str | None, timeout: float, missing_key: RadrbenchError
+) -> Callable[[], openai.AsyncOpenAI]:
+    """A factory of async OpenAI clients for ``base_url`` (None: ``OPENAI_BASE_URL`` or OpenAI).
+
+    The key comes from ``OPENAI_API_KEY``; without one, other servers get a placeholder key and
+    api.openai.com raises ``missing_key``. The clients never retry (the caller does).
+    """
+    url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+    api_key = None  # the client reads OPENAI_API_KEY itself
+    if not os.environ.get("OPENAI_API_KEY"):
+        if url is None or urlsplit(url).hostname == OPENAI_HOST:
+            raise missing_key
+        api_key = LOCAL_API_KEY
+
+    def connect() -> openai.AsyncOpenAI:
+        return openai.AsyncOpenAI(
+            api_key=api_key,
+            base_url=base_url,
+            max_retries=0,
+            timeout=timeout,
+            http_client=openai.DefaultAioHttpClient(),  # less CPU per request than httpx
+        )
+
+    return connect
 
 
 class LLMJudgeOptions(BaseModel):
@@ -147,22 +174,13 @@ class LLMJudge(Judge):
         options = options or LLMJudgeOptions()
         url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         self.spec = f"openai:{model}" + (f"@{public_url(url)}" if url else "")
-        api_key = None  # the client reads OPENAI_API_KEY itself
-        if not os.environ.get("OPENAI_API_KEY"):
-            if url is None or urlsplit(url).hostname == OPENAI_HOST:
-                raise JudgeError(
-                    "no API key for the OpenAI judge", where=self.spec, hint="set OPENAI_API_KEY"
-                )
-            api_key = LOCAL_API_KEY
-
-        def connect() -> openai.AsyncOpenAI:
-            return openai.AsyncOpenAI(
-                api_key=api_key,
-                base_url=base_url,
-                max_retries=0,
-                timeout=options.timeout,
-                http_client=openai.DefaultAioHttpClient(),  # less CPU per request than httpx
-            )
+        connect = openai_connector(
+            base_url,
+            options.timeout,
+            JudgeError(
+                "no API key for the OpenAI judge", where=self.spec, hint="set OPENAI_API_KEY"
+            ),
+        )
 
         self._prompts: Prompts = load_prompts(
             options.prompts_dir, {"temperature": 0, "seed": options.seed}

@@ -1,0 +1,1 @@
+"""Reasoning-chain mining from radiology reports: plan → reasoning → refine, then validation."""

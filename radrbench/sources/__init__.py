@@ -1,0 +1,1 @@
+"""Build RadRBench-style benchmarks from the source datasets in their native layouts."""
