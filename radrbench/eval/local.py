@@ -14,7 +14,7 @@ from radrbench.eval.request_log import LogEntry, RequestLog
 from radrbench.eval.requests import Generation, request_key
 from radrbench.tasks.prompts import get_profile
 
-CHUNK = 8  # generations per call into the model; the log is written after each chunk
+CHUNK = 8  # generations per batch (one call into the model); the log is written after each batch
 
 
 class LoggedLocalLM(LM):  # type: ignore[misc]
@@ -36,7 +36,7 @@ class LoggedLocalLM(LM):  # type: ignore[misc]
                 "interleave": True,
                 "dtype": "float32",
                 "device": "cpu",
-                "batch_size": 1,
+                "batch_size": CHUNK,
             }
         )
 
