@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     help="Train on TRL: SFT on reasoning chains, then GRPO with format, outcome and process "
-    "rewards (recipes in training/*.yaml).",
+    "rewards; a model built from scratch first pretrains its vision encoder (recipes in "
+    "training/*.yaml).",
     no_args_is_help=True,
 )
 
@@ -80,6 +81,18 @@ def _report(result: TrainResult, dry_run: bool) -> None:
         console.print(f"plot: {plot}")
 
 
+@app.command("vision")
+def vision_command(
+    recipe: RecipeOption,
+    resume: ResumeOption = False,
+    out: OutOption = None,
+    max_steps: StepsOption = None,
+    dry_run: DryRunOption = False,
+) -> None:
+    """Vision-encoder pretraining on per-image finding labels (for a model built from scratch)."""
+    _train("vision", recipe, resume, out, max_steps, dry_run)
+
+
 @app.command("sft")
 def sft_command(
     recipe: RecipeOption,
@@ -113,6 +126,12 @@ def demo_command(
         bool, typer.Option("--quick", help="A smoke run: tiny data, 1-2 steps, 2 questions.")
     ] = False,
     studies: Annotated[int | None, typer.Option(min=1, help="Phantom studies.")] = None,
+    vision_steps: Annotated[
+        int | None, typer.Option(min=1, help="Vision-encoder pretraining optimizer steps.")
+    ] = None,
+    pretrain_steps: Annotated[
+        int | None, typer.Option(min=1, help="Pretraining (finding lists) optimizer steps.")
+    ] = None,
     sft_steps: Annotated[int | None, typer.Option(min=1, help="SFT optimizer steps.")] = None,
     grpo_steps: Annotated[int | None, typer.Option(min=1, help="GRPO optimizer steps.")] = None,
     eval_samples: Annotated[
@@ -121,16 +140,21 @@ def demo_command(
 ) -> None:
     """The toy reproduction on CPU: base -> SFT -> GRPO, evaluated side by side.
 
-    Generates a phantom benchmark, builds the tiny random Qwen2-VL, trains it with the toy
-    SFT recipe and then GRPO with the process reward, and evaluates the three models with
-    radrbench eval on the test binary questions (accuracy with 95% CIs, RadRScore). A killed
-    demo continues where it stopped when run again with the same --out.
+    Generates a phantom benchmark, builds the random toy Qwen2-VL, pretrains its vision encoder
+    on each training image's finding labels and then the whole model to list them (the base
+    model), trains it with the toy SFT recipe and then
+    GRPO with the process reward, and evaluates the three models with radrbench eval on the
+    same test binary questions: accuracy and RadRScore with 95% CIs, the paired differences
+    with theirs, and a leaderboard of the three. A killed demo continues where it stopped when
+    run again with the same --out.
     """
     from radrbench.training.demo import QUICK, DemoSettings, run_demo, with_overrides
 
     settings = with_overrides(
         QUICK if quick else DemoSettings(),
         studies=studies,
+        vision_steps=vision_steps,
+        pretrain_steps=pretrain_steps,
         sft_steps=sft_steps,
         grpo_steps=grpo_steps,
         eval_samples=eval_samples,
@@ -165,9 +189,42 @@ def _print_demo(result: DemoResult) -> None:
             ci(row.radrscore_ci),
         )
     console.print(table)
-    console.print(f"runs: {result.out}/sft, {result.out}/grpo; evaluations: {result.out}/eval/")
+    for comparison in result.comparisons:
+        console.print(
+            f"{comparison.name} on the same {comparison.n} questions: "
+            + "; ".join(
+                f"{what} {difference.value:+.3f} [{difference.ci[0]:+.3f}, "
+                f"{difference.ci[1]:+.3f}]"
+                f"{' (beyond the 95% CI)' if difference.beyond_ci else ' (within the 95% CI)'}"
+                for what, difference in (
+                    ("accuracy", comparison.accuracy),
+                    ("RadRScore", comparison.radrscore),
+                )
+                if difference is not None
+            ),
+            markup=False,
+            highlight=False,
+        )
+    trend = result.grpo
+    if trend is not None and trend.guard_first is not None:
+        share = trend.reward_share
+        console.print(
+            f"GRPO rollouts tripping a process-reward guard: {trend.guard_first:.3f} in the "
+            f"first half of the steps, {trend.guard_last:.3f} in the second"
+            + ("" if share is None else f"; rewards took {share:.1%} of the step time"),
+            markup=False,
+            highlight=False,
+        )
+    out = result.out
+    console.print(
+        f"runs: {out}/vision, {out}/pretrain, {out}/sft, {out}/grpo; evaluations: {out}/eval/",
+        markup=False,
+        highlight=False,
+    )
+    if result.leaderboard is not None:
+        console.print(f"leaderboard: {result.leaderboard}", markup=False, highlight=False)
     for plot in result.plots:
-        console.print(f"plot: {plot}")
+        console.print(f"plot: {plot}", markup=False, highlight=False)
 
 
 @app.command("plot")

@@ -3,9 +3,11 @@
 :func:`build_tiny_qwen2vl` writes a complete Hugging Face model directory of a few MB:
 a byte-level BPE tokenizer trained on a built-in chest X-ray corpus and carrying Qwen2-VL's
 special tokens and chat template, a ``Qwen2VLImageProcessor`` limited to small images, and
-random weights (text: 2 layers, hidden 128, 2 heads of 64; vision: 2 blocks, embed 128, 2 heads
-of 64). transformers, lm-eval's ``hf-multimodal`` and vLLM load it from a local path; nothing
-is downloaded. Weights are a function of the seed; the tokenizer does not depend on it.
+random weights. Two sizes share the tokenizer and processor: ``tiny`` (text: 2 layers, hidden
+128; vision: 2 blocks, embed 128; 1.3M parameters) for tests and serving, and ``toy`` (text: 4
+layers, hidden 256; vision: 4 blocks, embed 128; 5.8M parameters), which ``radrbench train demo``
+trains. transformers, lm-eval's ``hf-multimodal`` and vLLM load them from a local path; nothing
+is downloaded. Weights are a function of the seed and size; the tokenizer depends on neither.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -87,6 +90,23 @@ MAX_PIXELS = (PATCH_SIZE * MERGE_SIZE) ** 2 * 64
 
 MAX_POSITION_EMBEDDINGS = 4096
 TEXT_HIDDEN_SIZE = 128
+
+
+@dataclass(frozen=True)
+class ModelSize:
+    """The shape of a built model (attention heads are 64 wide everywhere)."""
+
+    text_hidden: int
+    text_layers: int
+    text_intermediate: int
+    vision_depth: int
+    vision_embed: int
+
+
+SIZES = {
+    "tiny": ModelSize(TEXT_HIDDEN_SIZE, 2, 256, 2, 128),
+    "toy": ModelSize(256, 4, 1024, 4, 128),
+}
 
 _FINDINGS = (
     "cardiomegaly",
@@ -273,17 +293,17 @@ def _write_processor(out_dir: Path) -> Any:
     return tokenizer
 
 
-def _model_config(token_ids: dict[str, int], vocab_size: int) -> Any:
+def _model_config(token_ids: dict[str, int], vocab_size: int, size: ModelSize) -> Any:
     from transformers import Qwen2VLConfig
 
     return Qwen2VLConfig(
         text_config={
             "vocab_size": vocab_size,
-            "hidden_size": TEXT_HIDDEN_SIZE,
-            "intermediate_size": 256,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "num_key_value_heads": 2,
+            "hidden_size": size.text_hidden,
+            "intermediate_size": size.text_intermediate,
+            "num_hidden_layers": size.text_layers,
+            "num_attention_heads": size.text_hidden // 64,
+            "num_key_value_heads": size.text_hidden // 64,
             "max_position_embeddings": MAX_POSITION_EMBEDDINGS,
             "rope_parameters": {
                 "rope_type": "default",
@@ -297,11 +317,11 @@ def _model_config(token_ids: dict[str, int], vocab_size: int) -> Any:
             "dtype": "float32",
         },
         vision_config={
-            "depth": 2,
-            "embed_dim": 128,
-            "num_heads": 2,
+            "depth": size.vision_depth,
+            "embed_dim": size.vision_embed,
+            "num_heads": size.vision_embed // 64,
             "mlp_ratio": 2,
-            "hidden_size": TEXT_HIDDEN_SIZE,  # the merger projects into the text model
+            "hidden_size": size.text_hidden,  # the merger projects into the text model
             "patch_size": PATCH_SIZE,
             "spatial_merge_size": MERGE_SIZE,
             "temporal_patch_size": 2,
@@ -315,14 +335,14 @@ def _model_config(token_ids: dict[str, int], vocab_size: int) -> Any:
     )
 
 
-def _write_model(tokenizer: Any, out_dir: Path, seed: int) -> None:
+def _write_model(tokenizer: Any, out_dir: Path, seed: int, size: ModelSize) -> None:
     import torch
     from transformers import GenerationConfig, Qwen2VLForConditionalGeneration
 
     token_ids = {token: int(tokenizer.convert_tokens_to_ids(token)) for token in SPECIAL_TOKENS}
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = Qwen2VLForConditionalGeneration(_model_config(token_ids, len(tokenizer)))
+        model = Qwen2VLForConditionalGeneration(_model_config(token_ids, len(tokenizer), size))
     # Zero logits for special tokens and for bytes that are not printable ASCII: greedy decoding
     # then always yields plain text of exactly max_new_tokens tokens.
     suppressed = [
@@ -341,14 +361,18 @@ def _write_model(tokenizer: Any, out_dir: Path, seed: int) -> None:
     model.save_pretrained(out_dir)
 
 
-def build_tiny_qwen2vl(out_dir: Path, *, seed: int = 0) -> Path:
-    """Write the tiny random Qwen2-VL to ``out_dir`` (skipped when already built) and return it.
+def build_tiny_qwen2vl(out_dir: Path, *, seed: int = 0, size: str = "tiny") -> Path:
+    """Write a random Qwen2-VL of ``size`` to ``out_dir`` (skipped when already built); return it.
 
-    Raises ConfigError when ``out_dir`` holds anything other than an earlier build, or when
-    torch and transformers (the ``models`` extra) are not installed.
+    Raises ConfigError for an unknown size, when ``out_dir`` holds anything other than an
+    earlier build, or when torch and transformers (the ``models`` extra) are not installed.
     """
+    if size not in SIZES:
+        raise ConfigError(f"unknown model size {size!r}", hint=f"choose one of {sorted(SIZES)}")
     out_dir = Path(out_dir)
-    stamp = {"builder_version": BUILDER_VERSION, "seed": seed}
+    stamp: dict[str, Any] = {"builder_version": BUILDER_VERSION, "seed": seed}
+    if size != "tiny":  # earlier tiny builds keep their stamp
+        stamp["size"] = size
     marker = out_dir / MARKER_FILE
     if marker.is_file():
         if json.loads(marker.read_text()) == stamp:
@@ -369,7 +393,7 @@ def build_tiny_qwen2vl(out_dir: Path, *, seed: int = 0) -> Path:
     work = target.with_name(f".{target.name}.building")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    _write_model(_write_processor(work), work, seed)
+    _write_model(_write_processor(work), work, seed, SIZES[size])
     (work / MARKER_FILE).write_text(json.dumps(stamp) + "\n")
     shutil.rmtree(out_dir, ignore_errors=True)
     work.rename(out_dir)

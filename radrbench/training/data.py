@@ -11,11 +11,15 @@ One row per sample:
 - ``completion`` (SFT only): the assistant turn
   ``<think>{reasoning}</think><answer>{answer}</answer>``, the chain's steps one per line;
 - ``sample``: the ``Sample`` as JSON, which the reward functions read.
+
+With the ``findings`` target (vision-language pretraining of a model trained from scratch),
+rows are one per distinct image instead: the image, "List the findings in this chest X-ray."
+and the completion ``Findings: a, b.`` from the sample's per-image labels.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -49,6 +53,53 @@ def target_text(sample: Sample) -> str:
         raise DataError("sample has no reasoning chain to train on", where=sample.id)
     steps = "\n".join(step.strip() for step in sample.reasoning)
     return f"<think>{steps}</think><answer>{sample.answer}</answer>"
+
+
+FINDINGS_PROMPT = "List the findings in this chest X-ray."
+
+
+def image_labels(sample: Sample) -> set[str]:
+    """The finding labels of the sample's current image (``meta.findings``), lower case."""
+    labels = sample.meta.get("findings")
+    if not isinstance(labels, list):
+        raise DataError(
+            "sample has no per-image finding labels (meta.findings) to pretrain on",
+            where=sample.id,
+            hint="use target: chain, or a benchmark with image labels (radrbench data demo)",
+        )
+    return {str(item["label"]).lower() for item in labels if isinstance(item, dict)}
+
+
+def findings_text(sample: Sample) -> str:
+    """The pretraining target of the sample's current image: ``Findings: a, b.`` or ``none``."""
+    names = sorted(image_labels(sample))
+    return f"Findings: {', '.join(names) if names else 'none'}."
+
+
+def distinct_images(samples: Iterable[Sample]) -> Iterator[tuple[Sample, str]]:
+    """Each distinct current image once, with the first sample that shows it."""
+    seen: set[str] = set()
+    for sample in samples:
+        image = sample.ordered_images()[-1].path
+        if image not in seen:
+            seen.add(image)
+            yield sample, image
+
+
+def findings_rows(samples: Sequence[Sample], root: Path) -> list[dict[str, Any]]:
+    """One pretraining row per distinct current image: list its findings."""
+    content = [{"type": "image"}, {"type": "text", "text": FINDINGS_PROMPT}]
+    return [
+        {
+            "prompt": [{"role": "user", "content": content}],
+            "images": [str(root / image)],
+            SAMPLE_COLUMN: sample_json(sample),
+            "completion": [
+                {"role": "assistant", "content": [{"type": "text", "text": findings_text(sample)}]}
+            ],
+        }
+        for sample, image in distinct_images(samples)
+    ]
 
 
 def to_row(sample: Sample, root: Path, profile: PromptProfile, stage: Stage) -> dict[str, Any]:
@@ -90,8 +141,9 @@ def build_dataset(
     root: Path,
     stage: Stage,
     profile: PromptProfile | str = "radrbench",
+    target: Literal["chain", "findings"] = "chain",
 ) -> datasets.Dataset:
-    """TRL's conversational vision dataset of ``samples`` for ``stage``."""
+    """TRL's conversational vision dataset of ``samples`` for ``stage`` (and SFT ``target``)."""
     import datasets
 
     if not samples:
@@ -107,7 +159,12 @@ def build_dataset(
         raise DataError(
             f"{len(missing)} image file(s) missing: {shown}", hint="check the image root"
         )
-    rows = [to_row(sample, root, chosen, stage) for sample in samples]
+    if target == "findings":
+        if stage != "sft":
+            raise DataError("the findings target is for SFT only", where="recipe data.target")
+        rows = findings_rows(samples, root)
+    else:
+        rows = [to_row(sample, root, chosen, stage) for sample in samples]
     dataset = datasets.Dataset.from_list(rows)
     return dataset.cast_column("images", datasets.Sequence(datasets.Image()))
 

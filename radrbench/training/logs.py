@@ -100,7 +100,11 @@ PANELS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("loss", "training loss", ("loss", "train_loss")),
     ("rewards", "reward means (GRPO)", ("reward", "rewards/")),
     ("guards", "share of rollouts tripping a process-reward guard", ("process/guard",)),
-    ("eval", "checkpoint evaluation (95% CI)", ("eval/accuracy", "eval/radrscore", "eval/format")),
+    (
+        "eval",
+        "checkpoint evaluation (95% CI; vision: held-out balanced accuracy)",
+        ("eval/accuracy", "eval/radrscore", "eval/format", "eval_balanced_accuracy"),
+    ),
 )
 
 

@@ -2,7 +2,7 @@
 
 ```yaml
 name: toy-sft
-stage: sft                      # sft or grpo
+stage: sft                      # vision, sft or grpo
 model:
   path: radrbench:tiny-qwen2-vl # HF repo id, local directory, or the built-in tiny model
   dtype: float32                # auto, float32, bfloat16, float16
@@ -12,16 +12,18 @@ data:
   split: train
   tasks: [binary]               # task families (null: all)
   prompt_profile: radrbench     # the evaluation prompt profile the prompts come from
+  target: chain                 # SFT: chain (reasoning) or findings (image captions)
 output_dir: runs/train/toy-sft
 global_batch_size: 16           # SFT: sequences, GRPO: prompts per optimizer step
-trainer:                        # TRL SFTConfig / GRPOConfig fields, by TRL's own names
+trainer:                        # TRL SFTConfig / GRPOConfig (vision: TrainingArguments) fields
   learning_rate: 1.0e-3
   num_train_epochs: 1
 rewards:                        # GRPO only
   weights: {format: 0.5, outcome: 1.0, process: 1.0}
   process: {judge: offline}     # null: no process reward
 eval:
-  samples: 64                   # test samples generated at every checkpoint (0: none)
+  samples: 64                   # test samples generated at every checkpoint (0: none;
+                                #   vision: held-out images scored after every epoch)
 ```
 
 Relative paths are relative to the working directory. ``global_batch_size`` sets
@@ -57,6 +59,9 @@ class ModelSpec(BaseModel):
     attn_implementation: str | None = None
     image_size: int | None = Field(None, ge=28)
     """Side in pixels of the square the processor resizes images to (the paper: 448)."""
+    freeze_vision: bool = False
+    """Keep the vision encoder (patch embedding and blocks) fixed; its merger, which projects
+    image features into the language model, still trains."""
 
 
 class DataSpec(BaseModel):
@@ -73,6 +78,10 @@ class DataSpec(BaseModel):
     sources: list[Source] | None = None
     limit: int | None = Field(None, ge=1)
     prompt_profile: str = "radrbench"
+    target: Literal["chain", "findings"] = "chain"
+    """SFT target: ``chain`` (``<think>`` chain ``</think><answer>`` answer ``</answer>`` after
+    the question) or ``findings`` (vision-language pretraining: each distinct image once, asked
+    to list its findings, answered ``Findings: a, b.`` from the sample's per-image labels)."""
 
 
 class EvalSpec(BaseModel):
@@ -106,7 +115,7 @@ class Recipe(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = Field(min_length=1)
-    stage: Literal["sft", "grpo"]
+    stage: Literal["vision", "sft", "grpo"]
     description: str = ""
     model: ModelSpec
     data: DataSpec = DataSpec()
@@ -118,8 +127,10 @@ class Recipe(BaseModel):
 
     @model_validator(mode="after")
     def _stage_fields(self) -> Recipe:
-        if self.stage == "sft" and self.rewards is not None:
+        if self.stage != "grpo" and self.rewards is not None:
             raise ValueError("rewards are for stage grpo only")
+        if self.stage == "vision" and self.model.image_size is None:
+            raise ValueError("stage vision needs model.image_size (a fixed number of image tokens)")
         reserved = {"output_dir", "reward_weights"} & set(self.trainer)
         if reserved:
             raise ValueError(

@@ -38,8 +38,11 @@ _DEFAULTS: dict[str, Any] = {
     "dataloader_num_workers": 0,
     "seed": 0,
 }
-_SFT_DEFAULTS: dict[str, Any] = {"max_length": None, "completion_only_loss": True}
-_GRPO_DEFAULTS: dict[str, Any] = {"log_completions": False}
+_STAGE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "sft": {"max_length": None, "completion_only_loss": True},
+    "grpo": {"log_completions": False},
+    "vision": {"remove_unused_columns": False, "label_names": ["labels"]},
+}
 DRY_RUN_SAMPLES = 8
 
 
@@ -92,23 +95,26 @@ def gradient_accumulation(recipe: Recipe, per_device: int, processes: int) -> in
 
 
 def trainer_args(recipe: Recipe, run_dir: Path, *, cpu: bool, dry_run: bool = False) -> Any:
-    """The TRL config (``SFTConfig``/``GRPOConfig``) of a recipe."""
+    """A recipe's trainer config: TRL ``SFTConfig``/``GRPOConfig``, HF ``TrainingArguments``."""
+    from transformers import TrainingArguments
     from trl.trainer.grpo_config import GRPOConfig
     from trl.trainer.sft_config import SFTConfig
 
-    values: dict[str, Any] = {**_DEFAULTS}
-    values.update(_SFT_DEFAULTS if recipe.stage == "sft" else _GRPO_DEFAULTS)
+    values: dict[str, Any] = {**_DEFAULTS, **_STAGE_DEFAULTS[recipe.stage]}
+    if recipe.stage == "vision":
+        values["eval_strategy"] = "epoch" if recipe.eval.samples else "no"
     values.update(recipe.trainer)
     values["output_dir"] = str(run_dir)
-    init = dict(values.pop("model_init_kwargs", None) or {})
-    init.setdefault("dtype", recipe.model.dtype)
-    if recipe.model.revision:
-        init.setdefault("revision", recipe.model.revision)
-    if recipe.model.attn_implementation:
-        init.setdefault("attn_implementation", recipe.model.attn_implementation)
-    values["model_init_kwargs"] = init
+    if recipe.stage != "vision":
+        values["model_init_kwargs"] = _model_init_kwargs(recipe, values)
     if cpu:
         values["use_cpu"] = True
+        # TRL turns bf16 autocast and gradient checkpointing on by default. On a CPU without
+        # native bf16 (AVX2 only) bf16 matmuls take a reference path about 30x slower than
+        # float32, and checkpointing only buys memory a toy does not need: both stay off on CPU
+        # unless the recipe sets them.
+        for key in ("bf16", "gradient_checkpointing"):
+            values.setdefault(key, False)
     if dry_run:
         for key in ("bf16", "fp16", "tf32", "use_vllm", "gradient_checkpointing"):
             values.pop(key, None)
@@ -122,13 +128,23 @@ def trainer_args(recipe: Recipe, run_dir: Path, *, cpu: bool, dry_run: bool = Fa
         if rewards.process is not None:
             weights.append(rewards.weights.process)
         values["reward_weights"] = weights
-    config_class = SFTConfig if recipe.stage == "sft" else GRPOConfig
+    config_class = {"sft": SFTConfig, "grpo": GRPOConfig, "vision": TrainingArguments}
     try:
-        return config_class(**values)
+        return config_class[recipe.stage](**values)
     except (TypeError, ValueError) as error:
         raise ConfigError(
-            f"trainer settings rejected by TRL: {error}", where="recipe trainer"
+            f"trainer settings rejected by the trainer: {error}", where="recipe trainer"
         ) from error
+
+
+def _model_init_kwargs(recipe: Recipe, values: dict[str, Any]) -> dict[str, Any]:
+    init = dict(values.pop("model_init_kwargs", None) or {})
+    init.setdefault("dtype", recipe.model.dtype)
+    if recipe.model.revision:
+        init.setdefault("revision", recipe.model.revision)
+    if recipe.model.attn_implementation:
+        init.setdefault("attn_implementation", recipe.model.attn_implementation)
+    return init
 
 
 def _check_run_dir(recipe: Recipe, run_dir: Path, resume: bool) -> str | None:
@@ -206,13 +222,14 @@ def _run(
         notes.append(f"model {recipe.model.path} replaced by the tiny Qwen2-VL")
     cpu = not torch.cuda.is_available()
     args = trainer_args(recipe, run_dir, cpu=cpu, dry_run=dry_run)
-    if dry_run:
+    if dry_run and recipe.stage != "vision":
         args.model_init_kwargs["dtype"] = "float32"
         notes.append("dry run: bf16/fp16/tf32, vLLM and gradient checkpointing off, float32")
     processor_kwargs: dict[str, Any] = {}
     if recipe.model.image_size:
         pixels = recipe.model.image_size**2
-        processor_kwargs = {"min_pixels": pixels, "max_pixels": pixels}
+        # Qwen2-VL's image processor reads min/max pixels from these ``size`` keys
+        processor_kwargs = {"size": {"shortest_edge": pixels, "longest_edge": pixels}}
     processor = AutoProcessor.from_pretrained(  # type: ignore[no-untyped-call]
         model_path, revision=None if dry_run else recipe.model.revision, **processor_kwargs
     )
@@ -230,33 +247,26 @@ def _run(
         samples,
         tasks=recipe.data.tasks,
         sources=recipe.data.sources,
-        require_reasoning=True,
+        require_reasoning=recipe.stage != "vision",
         limit=DRY_RUN_SAMPLES if dry_run else recipe.data.limit,
     )
-    dataset = training_data.build_dataset(chosen, root, recipe.stage, profile)
     callbacks: list[Any] = []
     if not dry_run:
         callbacks.append(MetricsCallback(run_dir, resumed_from=_step_of(last)))
-    if recipe.eval.samples and not dry_run:
-        from radrbench.training.evaluate import EvalCallback
-
-        held_out, held_root = training_data.load_training_samples(bench, recipe.eval.split)
-        eval_samples = training_data.select_samples(
-            held_out, tasks=recipe.eval.tasks or recipe.data.tasks, limit=recipe.eval.samples
+    vision_model = None
+    if recipe.stage == "vision":
+        trainer, vision_model = _vision_trainer(
+            recipe, model_path, args, processor, chosen, root, bench, callbacks, dry_run
         )
-        callbacks.append(
-            EvalCallback(
-                run_dir,
-                processor,
-                eval_samples,
-                held_root,
-                profile,
-                max_new_tokens=recipe.eval.max_new_tokens,
-                batch_size=recipe.eval.batch_size,
-                judge=recipe.eval.judge,
-            )
+    else:
+        dataset = training_data.build_dataset(
+            chosen, root, recipe.stage, profile, target=recipe.data.target
         )
-    trainer = _build_trainer(recipe, model_path, args, dataset, processor, callbacks)
+        if recipe.eval.samples and not dry_run:
+            callbacks.append(_eval_callback(recipe, bench, processor, profile, run_dir))
+        trainer = _build_trainer(recipe, model_path, args, dataset, processor, callbacks)
+    if recipe.model.freeze_vision:
+        freeze_vision_encoder(trainer.model)
     settings = _settings(recipe, args)
     if dry_run:
         return TrainResult(run_dir, None, 0, settings=settings, notes=notes)
@@ -265,12 +275,98 @@ def _run(
         (run_dir / "recipe.yaml").write_text(dump_recipe(recipe), encoding="utf-8")
     trainer.train(resume_from_checkpoint=last)
     final = run_dir / "final"
-    trainer.save_model(str(final))
+    if vision_model is None:
+        trainer.save_model(str(final))
     plots: list[Path] = []
     if trainer.is_world_process_zero():
+        if vision_model is not None:
+            _save_vision(vision_model, trainer, final)
         processor.save_pretrained(str(final))
         plots = plot_run(run_dir)
     return TrainResult(run_dir, final, trainer.state.global_step, plots, settings, notes)
+
+
+def _eval_callback(recipe: Recipe, bench: Path, processor: Any, profile: Any, run_dir: Path) -> Any:
+    """Generation on held-out samples at every checkpoint (outcome and RadRScore)."""
+    from radrbench.training import data as training_data
+    from radrbench.training.evaluate import EvalCallback
+
+    held_out, held_root = training_data.load_training_samples(bench, recipe.eval.split)
+    eval_samples = training_data.select_samples(
+        held_out, tasks=recipe.eval.tasks or recipe.data.tasks, limit=recipe.eval.samples
+    )
+    return EvalCallback(
+        run_dir,
+        processor,
+        eval_samples,
+        held_root,
+        profile,
+        max_new_tokens=recipe.eval.max_new_tokens,
+        batch_size=recipe.eval.batch_size,
+        judge=recipe.eval.judge,
+    )
+
+
+def _vision_trainer(
+    recipe: Recipe,
+    model_path: str,
+    args: Any,
+    processor: Any,
+    chosen: list[Any],
+    root: Path,
+    bench: Path,
+    callbacks: list[Any],
+    dry_run: bool,
+) -> tuple[Any, Any]:
+    """The vision stage's trainer (encoder + finding head) and the Qwen2-VL it trains."""
+    from transformers import AutoModelForImageTextToText
+
+    from radrbench.training import data as training_data
+    from radrbench.training import vision
+
+    dtype = "float32" if dry_run else recipe.model.dtype
+    model = AutoModelForImageTextToText.from_pretrained(
+        model_path, dtype=dtype, revision=None if dry_run else recipe.model.revision
+    )
+    labels = vision.label_vocabulary(chosen)
+    size = int(recipe.model.image_size or 0)
+    train = vision.ImageLabels(chosen, root, labels, processor, size)
+    held_out = None
+    if recipe.eval.samples and not dry_run:
+        samples, held_root = training_data.load_training_samples(bench, recipe.eval.split)
+        pool = training_data.select_samples(
+            samples, tasks=recipe.eval.tasks or recipe.data.tasks, require_reasoning=False
+        )
+        held_out = vision.ImageLabels(
+            pool, held_root, labels, processor, size, limit=recipe.eval.samples
+        )
+    trainer = vision.build_vision_trainer(model, processor, train, held_out, args, callbacks)
+    return trainer, model
+
+
+def _save_vision(model: Any, trainer: Any, final: Path) -> None:
+    """The whole model with its trained encoder, and the labels it learned."""
+    from radrbench.training.vision import write_labels
+
+    model.save_pretrained(str(final))
+    scores = [entry for entry in trainer.state.log_history if "eval_balanced_accuracy" in entry]
+    held_out = None
+    if scores:
+        held_out = {
+            key.removeprefix("eval_"): value
+            for key, value in scores[-1].items()
+            if key.startswith("eval_balanced_accuracy")
+        }
+    write_labels(final, trainer.train_dataset.labels, held_out)
+
+
+def freeze_vision_encoder(model: Any) -> None:
+    """Fix the vision encoder's weights, all but the merger's."""
+    from radrbench.training.vision import encoder_of
+
+    for name, parameter in encoder_of(model).named_parameters():
+        if not name.startswith("merger."):
+            parameter.requires_grad_(False)
 
 
 def _step_of(checkpoint: str | None) -> int | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,64 @@ def test_grpo_logs_each_reward_and_the_guard_share(
     assert {p.name for p in result.plots} >= {"rewards.png", "guards.png"}
 
 
+def _weights(model_dir: Path) -> dict[str, Any]:
+    from safetensors.torch import load_file
+
+    return load_file(str(model_dir / "model.safetensors"))
+
+
+def _changed(before: dict[str, Any], after: dict[str, Any], part: str) -> set[bool]:
+    """For each tensor whose name contains ``part``: whether training changed it."""
+    import torch
+
+    return {not torch.equal(before[n], after[n]) for n in before if part in n}
+
+
+def test_vision_stage_trains_the_encoder_only_resumes_and_records_labels(
+    tmp_path: Path, tiny_qwen2vl: Path, phantom_dir: Path
+) -> None:
+    path = _recipe(tmp_path, "vision", tiny_qwen2vl, phantom_dir, save_steps=2)
+    recipe = yaml.safe_load(path.read_text())
+    recipe["data"].update(tasks=None, limit=None)
+    recipe["eval"] = {"samples": 6}
+    path.write_text(yaml.safe_dump(recipe))
+    run = tmp_path / "run-vision"
+    first = run_cli("train", "vision", "--recipe", str(path), "--max-steps", "2")
+    assert first.returncode == 0, first.stderr[-3000:]
+    resumed = run_cli("train", "vision", "--recipe", str(path), "--max-steps", "3", "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    series = read_metrics(run)
+    assert [step for step, _ in series["loss"]] == [1, 2, 3]
+    assert "eval_balanced_accuracy" in series and "eval_balanced_accuracy/edema" in series
+    record = json.loads((run / "final" / "vision_labels.json").read_text())
+    assert "edema" in record["labels"] and 0 <= record["held_out"]["balanced_accuracy"] <= 1
+    before, after = _weights(tiny_qwen2vl), _weights(run / "final")
+    assert set(before) == set(after)  # the whole Qwen2-VL, without the head
+    assert _changed(before, after, "visual.blocks.") == {True}
+    assert _changed(before, after, "model.layers.") == {False}
+    wrong = run_cli("train", "sft", "--recipe", str(path))
+    assert wrong.returncode == 2 and "train vision" in wrong.stderr
+
+
+def test_freeze_vision_keeps_the_encoder_and_trains_the_merger(
+    tmp_path: Path, tiny_qwen2vl: Path, phantom_dir: Path
+) -> None:
+    recipe = load_recipe(_recipe(tmp_path, "sft", tiny_qwen2vl, phantom_dir))
+    recipe = recipe.model_copy(
+        update={
+            "model": recipe.model.model_copy(update={"freeze_vision": True}),
+            "eval": Recipe.model_fields["eval"].default,
+        }
+    )
+    result = run_recipe(recipe, max_steps=2)
+    assert result.final_dir is not None
+    before, after = _weights(tiny_qwen2vl), _weights(result.final_dir)
+    assert _changed(before, after, "visual.blocks.") == {False}
+    assert _changed(before, after, "visual.patch_embed.") == {False}
+    assert True in _changed(before, after, "visual.merger.")
+    assert True in _changed(before, after, "model.layers.")
+
+
 @pytest.mark.parametrize("stage", ["sft", "grpo"])
 def test_7b_recipes_build_their_trainers_on_the_tiny_model(stage: str) -> None:
     recipe = load_recipe(resource_dir("training") / f"chestx_reasoner_7b_{stage}.yaml")
@@ -151,6 +210,18 @@ def test_demo_quick_runs_base_sft_grpo_and_continues(tmp_path: Path) -> None:
         assert (out / "eval" / name / "summary.json").is_file()
         assert f"│ {name}" in first.stdout
     assert "plot:" in first.stdout and "95% CI" in first.stdout
+    assert "sft - base on the same 2 questions: accuracy" in first.stdout
+    assert "grpo - sft on the same 2 questions" in first.stdout
+    assert "rollouts tripping a process-reward guard" in first.stdout
+    assert (out / "vision" / "final" / "vision_labels.json").is_file()  # the encoder's stage
+    assert (out / "pretrain" / "final" / "config.json").is_file()  # the base model's stage
+    results = out / "leaderboard" / "results"
+    assert sorted(p.name for p in results.iterdir() if not p.name.startswith(".")) == [
+        "base",
+        "grpo",
+        "sft",
+    ]
+    assert (out / "leaderboard" / "site" / "index.html").is_file()
     again = run_cli("train", "demo", "--quick", "--out", str(out))
     assert again.returncode == 0, again.stderr[-3000:]
     assert "exists, kept" in again.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +135,18 @@ def test_same_seed_same_weights(tiny_qwen2vl: Path, tmp_path: Path) -> None:
     assert _sha256(again / "model.safetensors") == weights
     assert _sha256(other / "model.safetensors") != weights
     assert _sha256(other / "tokenizer.json") == _sha256(tiny_qwen2vl / "tokenizer.json")
+
+
+def test_toy_size_is_larger_and_shares_the_tokenizer(tiny_qwen2vl: Path, tmp_path: Path) -> None:
+    toy = build_tiny_qwen2vl(tmp_path / "toy", size="toy")
+    config = json.loads((toy / "config.json").read_text())
+    assert config["text_config"]["num_hidden_layers"] == 4
+    assert config["text_config"]["hidden_size"] == 256
+    assert config["vision_config"]["hidden_size"] == 256  # the merger feeds the text model
+    assert _sha256(toy / "tokenizer.json") == _sha256(tiny_qwen2vl / "tokenizer.json")
+    assert build_tiny_qwen2vl(toy, size="toy") == toy  # rebuilt only when the stamp differs
+    with pytest.raises(ConfigError, match="unknown model size"):
+        build_tiny_qwen2vl(tmp_path / "huge", size="huge")
 
 
 def test_lm_eval_hf_multimodal_generates_with_two_images(tiny_qwen2vl: Path) -> None:

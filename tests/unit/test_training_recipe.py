@@ -6,10 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from radrbench.errors import ConfigError
+from radrbench.errors import ConfigError, DataError
 from radrbench.resources import resource_dir
 from radrbench.tasks.prompts import build_prompt, get_profile, strip_placeholders
-from radrbench.training.data import build_dataset, prompt_messages, select_samples, target_text
+from radrbench.training.data import (
+    FINDINGS_PROMPT,
+    build_dataset,
+    prompt_messages,
+    select_samples,
+    target_text,
+)
 from radrbench.training.logs import append_metrics, plot_run, read_metrics, truncate_metrics
 from radrbench.training.recipe import Recipe, load_recipe
 from radrbench.training.rewards import sample_from_json
@@ -22,7 +28,9 @@ RECIPES = sorted(resource_dir("training").glob("*.yaml"))
 @pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])
 def test_shipped_recipes_load(path: Path) -> None:
     recipe = load_recipe(path)
-    assert recipe.name and recipe.stage in path.stem
+    # SFT with the findings target is the (toy) pretraining stage
+    stage = "pretrain" if recipe.data.target == "findings" else recipe.stage
+    assert recipe.name and stage in path.stem
 
 
 def test_7b_recipes_hold_the_papers_settings() -> None:
@@ -47,6 +55,7 @@ def test_7b_recipes_hold_the_papers_settings() -> None:
         ("name: x\nstage: sft\nmodel: {path: m}\noutput_dir: o\nbogus: 1\n", "bogus"),
         ("name: x\nstage: dpo\nmodel: {path: m}\noutput_dir: o\n", "stage"),
         ("name: x\nstage: sft\nmodel: {path: m}\noutput_dir: o\nrewards: {}\n", "grpo only"),
+        ("name: x\nstage: vision\nmodel: {path: m}\noutput_dir: o\n", "image_size"),
         (
             "name: x\nstage: sft\nmodel: {path: m}\noutput_dir: o\ntrainer: {output_dir: y}\n",
             "set by",
@@ -61,6 +70,38 @@ def test_bad_recipes_name_file_and_field(tmp_path: Path, text: str, message: str
     with pytest.raises(ConfigError) as caught:
         load_recipe(path)
     assert str(path) in str(caught.value) and message in str(caught.value)
+
+
+def test_cpu_runs_float32_without_checkpointing_unless_the_recipe_asks(tmp_path: Path) -> None:
+    plain = Recipe(name="x", stage="sft", model={"path": "m"}, output_dir="o")
+    args = trainer_args(plain, tmp_path, cpu=True)
+    assert args.bf16 is False and args.gradient_checkpointing is False
+    asked = plain.model_copy(update={"trainer": {"gradient_checkpointing": True}})
+    assert trainer_args(asked, tmp_path, cpu=True).gradient_checkpointing is True
+
+
+def test_vision_stage_gets_trainer_arguments_with_epoch_evaluation(tmp_path: Path) -> None:
+    recipe = Recipe(
+        name="x",
+        stage="vision",
+        model={"path": "m", "image_size": 56},
+        output_dir="o",
+        eval={"samples": 4},
+    )
+    args = trainer_args(recipe, tmp_path, cpu=True)
+    assert type(args).__name__ == "TrainingArguments"
+    assert args.eval_strategy == "epoch" and args.remove_unused_columns is False
+
+
+def test_balanced_accuracy_averages_the_two_rates() -> None:
+    import numpy as np
+
+    from radrbench.training.vision import balanced_accuracy
+
+    logits = np.array([[1.0, -1.0], [-1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]])
+    truth = np.array([[1, 0], [1, 0], [0, 0], [0, 1]], dtype=np.float32)
+    # label 0: 1 of 2 positives, 1 of 2 negatives right; label 1: 1 of 1, 2 of 3 right
+    assert balanced_accuracy(logits, truth).tolist() == pytest.approx([0.5, (1 + 2 / 3) / 2])
 
 
 def test_unknown_trainer_setting_is_a_config_error(tmp_path: Path) -> None:
@@ -128,6 +169,27 @@ def test_sft_rows_carry_the_target(tmp_path: Path) -> None:
         "<think>The left costophrenic angle is blunted.\nThis is a pleural effusion.</think>"
         "<answer>A</answer>"
     )
+
+
+def test_findings_rows_list_each_image_once(tmp_path: Path) -> None:
+    labels = [{"label": "Pleural Effusion"}, {"label": "Cardiomegaly"}]
+    samples = [
+        make_sample("s1", "a.png", meta={"findings": labels}),
+        make_sample("s2", "a.png", meta={"findings": labels}),  # another question, same image
+        make_sample("s3", "b.png", meta={"findings": []}),
+    ]
+    for name in ("a.png", "b.png"):
+        (tmp_path / name).write_bytes(_png())
+    rows = build_dataset(samples, tmp_path, "sft", target="findings")
+    assert len(rows) == 2
+    targets = [row["completion"][0]["content"][0]["text"] for row in rows]
+    assert targets == ["Findings: cardiomegaly, pleural effusion.", "Findings: none."]
+    prompt = rows[0]["prompt"][0]["content"]
+    assert prompt == [{"type": "image", "text": None}, {"type": "text", "text": FINDINGS_PROMPT}]
+    with pytest.raises(DataError, match="no per-image finding labels"):
+        build_dataset([make_sample("s4", "a.png")], tmp_path, "sft", target="findings")
+    with pytest.raises(DataError, match="SFT only"):
+        build_dataset(samples, tmp_path, "grpo", target="findings")
 
 
 def test_missing_images_are_listed_at_once(tmp_path: Path) -> None:
