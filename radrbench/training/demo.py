@@ -43,7 +43,7 @@ MODELS = ("base", "sft", "grpo")
 
 @dataclass(frozen=True)
 class DemoSettings:
-    """Sizes of the demo, planned for about 20 minutes on 2 idle CPU cores."""
+    """Sizes of the demo: about 13 minutes on 2 idle cores of an AVX-512 Xeon (docs/training.md)."""
 
     studies: int = 2000
     seed: int = 0
@@ -51,7 +51,8 @@ class DemoSettings:
     vision_steps: int = 200
     """Vision-encoder pretraining steps of 32 images (5 epochs of the 1,280 training images)."""
     pretrain_steps: int = 150
-    sft_steps: int = 200
+    sft_steps: int = 600
+    """SFT steps of 16 questions; the toy starts to read the question after 150-300 of them."""
     grpo_steps: int = 6
     eval_samples: int = 100
     """Test binary questions ``radrbench eval`` asks each model."""
