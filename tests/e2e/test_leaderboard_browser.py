@@ -149,7 +149,8 @@ def test_sort_open_a_model_page_and_nothing_from_elsewhere(
     _header(page, "table-1", "model").click()
     names = _column(page, "table-1", "model")
     assert names == sorted(names, key=lambda name: (name or "").lower())
-    page.screenshot(path=str(tmp_path / "index.png"), full_page=True)
+    page.screenshot(path=str(tmp_path / "index.png"), full_page=True)  # lays out every plot
+    page.wait_for_function("Array.from(document.images).every(i => i.complete)", timeout=10_000)
     images = page.evaluate("Array.from(document.images, i => i.naturalWidth)")
     assert len(images) == 2 and all(width > 0 for width in images)
 
@@ -177,6 +178,9 @@ def test_the_site_opens_from_disk(browser: Any, site: Path) -> None:
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.goto((site / "index.html").as_uri())
+    # Plots are loading="lazy": bring the first into view, then it must load from disk.
+    page.locator("img").first.scroll_into_view_if_needed()
+    page.wait_for_function("document.images[0].complete", timeout=10_000)
     assert page.evaluate("Array.from(document.images, i => i.naturalWidth)")[0] > 0
     _header(page, "table-1", "RadRScore").click()
     values = [float(v) for v in _column(page, "table-1", "RadRScore") if v is not None]
