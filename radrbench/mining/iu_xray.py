@@ -24,7 +24,6 @@ from radrbench.metrics.judges.offline import findings_of
 from radrbench.mining.checks import lexicon, unsupported
 from radrbench.sources.reports import section_report
 
-_SPACE = re.compile(r"\s+")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
 
 

@@ -16,7 +16,7 @@ Labels follow CheXpert's coding: 1 present, 0 absent, -1 uncertain, blank not me
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -336,11 +336,3 @@ def read_siim(root: Path) -> list[Study]:
     for row in table.itertuples(index=False):
         rows[row.ImageId] = rows.get(row.ImageId, False) or row.EncodedPixels.strip() != "-1"
     return _binary_studies(root, "siim", "Pneumothorax", rows, path)
-
-
-READERS: dict[str, Callable[[Path], list[Study]]] = {
-    "mimic-cxr": read_mimic,
-    "chexpert": read_chexpert,
-    "rsna": read_rsna,
-    "siim": read_siim,
-}
