@@ -397,14 +397,13 @@ def served_baseline(
         yield
         return
     from radrbench.baselines import get_baseline
-    from radrbench.baselines.serving import engine_python, start_server
+    from radrbench.baselines.serving import start_server
 
     entry = get_baseline(baseline)
     if model_path is None and entry.repo_id is not None:  # as radrbench serve: fetch first
-        from radrbench.cli._serve import prefetch_weights
+        from radrbench.cli._serve import fetched_weights
 
-        engine_python(engine or entry.engine)  # type: ignore[arg-type]
-        model_path = str(prefetch_weights(baseline))
+        model_path = fetched_weights(baseline, engine or entry.engine)
     err_console.print(f"no server at {spec.base_url}: starting {baseline} …", highlight=False)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     server = start_server(

@@ -63,6 +63,15 @@ def prefetch_weights(name: str) -> Path:
     return prefetch_baseline(get_baseline(name), report)
 
 
+def fetched_weights(name: str, engine: str) -> str:
+    """The baseline's weights fetched for ``engine``, which is checked first: a missing
+    engine fails before a long download."""
+    from radrbench.baselines.serving import engine_python
+
+    engine_python(engine)  # type: ignore[arg-type]
+    return str(prefetch_weights(name))
+
+
 @baselines_app.command("fetch")
 def fetch_baseline(name: Annotated[str, typer.Argument(help="Baseline name.")]) -> None:
     """Download a baseline's weights at its pinned revision into the Hugging Face cache.
@@ -101,7 +110,7 @@ def serve_command(
     Ctrl-C. Then, in another shell: radrbench eval --baseline NAME.
     """
     from radrbench.baselines import get_baseline
-    from radrbench.baselines.serving import engine_python, start_server
+    from radrbench.baselines.serving import start_server
     from radrbench.errors import ConfigError
 
     entry = get_baseline(name)
@@ -111,8 +120,7 @@ def serve_command(
             hint=f"choose one of {', '.join(entry.engines)}",
         )
     if fetch and model_path is None and entry.repo_id is not None and entry.engine != "openai":
-        engine_python(engine or entry.engine)  # a missing engine fails before a long download
-        model_path = str(prefetch_weights(name))
+        model_path = fetched_weights(name, engine or entry.engine)
     err_console.print(f"starting {name} ({engine or entry.engine}) on 127.0.0.1:{port} …")
     server = start_server(
         entry,
